@@ -1,0 +1,1 @@
+"""Provisioner steps, one module per step (see tawa.operator.step)."""

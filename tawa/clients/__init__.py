@@ -1,0 +1,1 @@
+"""Typed HTTP clients for the companion services (one module per service)."""

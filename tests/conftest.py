@@ -1,0 +1,17 @@
+"""Session-wide fixtures shared by every suite. Per-component fixtures live in
+each suite's own conftest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.harness.redis_server import RedisServer, redis_server
+
+
+@pytest.fixture(scope="session")
+def redis_srv() -> Iterator[RedisServer]:
+    """A real Redis server on a free loopback port, shared by the session."""
+    with redis_server() as server:
+        yield server
