@@ -1,0 +1,3 @@
+from tawa.cli.main import app
+
+app()
