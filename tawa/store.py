@@ -20,9 +20,10 @@ def mongo_client(uri: str | None = None) -> Any:
     """A pymongo-compatible client for ``uri`` (or ``TAWA_MONGODB_URI``)."""
     uri = uri or os.environ.get("TAWA_MONGODB_URI") or IN_MEMORY
     if uri == IN_MEMORY:
-        import mongomock
+        # The pinned distribution is ``mongomock-ng``, which installs as ``mongomock_ng``.
+        import mongomock_ng
 
-        return mongomock.MongoClient(tz_aware=True)
+        return mongomock_ng.MongoClient(tz_aware=True)
     return pymongo.MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)
 
 
