@@ -41,6 +41,7 @@ format: setup
 ## crds: regenerate crds/ from the pydantic models
 crds: setup
 	$(BIN)/python -m tawa.resource > crds/tawaservices.yaml
+	cp crds/tawaservices.yaml charts/tawa/crds/tawaservices.yaml
 
 ## demo: run the whole platform locally and deploy the examples
 demo: setup
