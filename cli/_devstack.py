@@ -1,0 +1,384 @@
+"""The embedded platform behind ``tawa dev up``: every component a real process.
+
+``up`` starts, in order, a Redis server, the local Kubernetes API, the wallet,
+identity, registry and gateway services and the operator, each on a free
+loopback port, waits until each answers, and records what it started in
+``state.json`` inside the state folder (logs go to ``logs/`` beside it).
+``down`` stops exactly the processes recorded there, checking each one's
+command line first so that a recycled pid is never killed. Nothing here
+imports another component: they are started as ``python -m tawa.<name>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tawa.resource import crd_manifest
+
+SERVICES = ("wallet", "identity", "registry", "gateway")
+STATE_FILE = "state.json"
+
+
+class DevStackError(Exception):
+    """A component did not start, or the state folder is not usable."""
+
+
+@dataclass
+class Component:
+    name: str
+    pid: int
+    url: str
+    log: str
+    command: list[str]
+    started: int = 0
+    """Kernel start time of ``pid`` (clock ticks since boot), to tell pid reuse."""
+
+
+@dataclass
+class StackState:
+    folder: str
+    internal_key: str
+    kubeconfig: str
+    mongodb: str
+    """``memory`` for the in-process engine, else the (credential-free) host."""
+    components: dict[str, Component] = field(default_factory=dict)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: c.url for name, c in self.components.items()}
+
+    def env(self) -> dict[str, str]:
+        """Variables that point the CLI and the services at this stack."""
+        urls = self.urls
+        env = {
+            "KUBECONFIG": self.kubeconfig,
+            "TAWA_INTERNAL_KEY": self.internal_key,
+            "TAWA_REDIS_URL": urls.get("redis", ""),
+            "TAWA_REDIS_ADMIN_URL": urls.get("redis", ""),
+        }
+        for service in SERVICES:
+            if service in urls:
+                env[f"TAWA_{service.upper()}_URL"] = urls[service]
+        if "identity" in urls:
+            env["TAWA_IDENTITY_ISSUER"] = urls["identity"]
+            env["TAWA_IDENTITY_JWKS_URL"] = f"{urls['identity']}/.well-known/jwks.json"
+        return env
+
+    def save(self) -> None:
+        path = Path(self.folder) / STATE_FILE
+        payload = asdict(self)
+        path.write_text(json.dumps(payload, indent=2))
+        path.chmod(0o600)
+
+    @classmethod
+    def load(cls, folder: Path) -> StackState | None:
+        path = folder / STATE_FILE
+        if not path.exists():
+            return None
+        raw = json.loads(path.read_text())
+        components = {k: Component(**v) for k, v in raw.pop("components").items()}
+        return cls(components=components, **raw)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _spawn(command: list[str], *, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    handle = log.open("ab")
+    try:
+        return subprocess.Popen(
+            command,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+    finally:
+        handle.close()
+
+
+def _wait_until(check: Callable[[], bool], *, what: str, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+    raise DevStackError(
+        f"{what} did not become ready within {timeout:.0f}s; last log lines:\n" + "\n".join(tail)
+    )
+
+
+def http_ready(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def redis_ready(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class DevStack:
+    """Starts and stops the embedded platform recorded in one state folder."""
+
+    def __init__(self, folder: Path, *, mongodb_uri: str | None = None) -> None:
+        self.folder = folder.resolve()
+        self.logs = self.folder / "logs"
+        self.mongodb_uri = mongodb_uri
+        self.base_env = {k: v for k, v in os.environ.items() if not k.startswith("TAWA_")}
+
+    def up(
+        self,
+        *,
+        upstream_map: dict[str, str] | None = None,
+        on_started: Callable[[Component], None] = lambda c: None,
+        timeout: float = 60.0,
+    ) -> StackState:
+        if (existing := StackState.load(self.folder)) and self.alive(existing):
+            raise DevStackError(
+                f"a stack is already running from {self.folder}; run `tawa dev down`"
+            )
+        self.logs.mkdir(parents=True, exist_ok=True)
+        state = StackState(
+            folder=str(self.folder),
+            internal_key=secrets.token_urlsafe(32),
+            kubeconfig=str(self.folder / "kubeconfig"),
+            mongodb="memory" if not self.mongodb_uri else _redact_uri(self.mongodb_uri),
+        )
+        try:
+            self._start_redis(state, on_started, timeout)
+            self._start_localkube(state, on_started, timeout)
+            self._apply_crd(state)
+            # Every service learns every other's URL, so ports are chosen first.
+            ports = {service: free_port() for service in SERVICES}
+            for service, port in ports.items():
+                url = f"http://127.0.0.1:{port}"
+                state.components[service] = Component(service, 0, url, str(self._log(service)), [])
+            for service, port in ports.items():
+                self._start_service(service, port, state, upstream_map or {}, on_started, timeout)
+            self._start_operator(state, upstream_map or {}, on_started, timeout)
+        except BaseException:
+            state.save()
+            self.down(state)
+            raise
+        state.save()
+        return state
+
+    # Each starter records the component before waiting on it, so a failed
+    # start still gets cleaned up by ``down``.
+
+    def _start_redis(
+        self, state: StackState, on_started: Callable[[Component], None], timeout: float
+    ) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise DevStackError("redis-server is not installed; run `make setup`")
+        port = free_port()
+        data = self.folder / "redis"
+        data.mkdir(exist_ok=True)
+        command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                   "--appendonly", "no", "--dir", str(data)]  # fmt: skip
+        self._launch("redis", command, f"redis://127.0.0.1:{port}/0", state, self.base_env)
+        _wait_until(
+            lambda: redis_ready(port), what="redis", log=self._log("redis"), timeout=timeout
+        )
+        on_started(state.components["redis"])
+
+    def _start_localkube(
+        self, state: StackState, on_started: Callable[[Component], None], timeout: float
+    ) -> None:
+        port = free_port()
+        command = [sys.executable, "-m", "tawa.localkube", "--port", str(port),
+                   "--kubeconfig", state.kubeconfig]  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        self._launch("kubernetes", command, url, state, self.base_env)
+        _wait_until(
+            lambda: http_ready(f"{url}/version"), what="the local Kubernetes API",
+            log=self._log("kubernetes"), timeout=timeout,
+        )  # fmt: skip
+        on_started(state.components["kubernetes"])
+
+    def _apply_crd(self, state: StackState) -> None:
+        manifest = self.folder / "tawaservices.crd.json"
+        manifest.write_text(json.dumps(crd_manifest()))
+        result = subprocess.run(
+            ["kubectl", "apply", "-f", str(manifest)],
+            env={**self.base_env, "KUBECONFIG": state.kubeconfig},
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise DevStackError(
+                f"kubectl apply of the TawaService CRD failed: {result.stderr.strip()}"
+            )
+
+    def _service_env(self, state: StackState, upstream_map: dict[str, str]) -> dict[str, str]:
+        env = {**self.base_env, **state.env(), "TAWA_LOG_JSON": "true"}
+        if self.mongodb_uri:
+            env["TAWA_MONGODB_URI"] = self.mongodb_uri
+        if upstream_map:
+            env["TAWA_UPSTREAM_MAP"] = ",".join(f"{k}={v}" for k, v in upstream_map.items())
+        return env
+
+    def _start_service(
+        self,
+        service: str,
+        port: int,
+        state: StackState,
+        upstream_map: dict[str, str],
+        on_started: Callable[[Component], None],
+        timeout: float,
+    ) -> None:
+        url = f"http://127.0.0.1:{port}"
+        command = [
+            sys.executable,
+            "-m",
+            f"tawa.{service}",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        self._launch(service, command, url, state, self._service_env(state, upstream_map))
+        _wait_until(
+            lambda: http_ready(f"{url}/readyz"), what=f"the {service} service",
+            log=self._log(service), timeout=timeout,
+        )  # fmt: skip
+        on_started(state.components[service])
+
+    def _start_operator(
+        self,
+        state: StackState,
+        upstream_map: dict[str, str],
+        on_started: Callable[[Component], None],
+        timeout: float,
+    ) -> None:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/healthz"
+        env = {**self._service_env(state, upstream_map), "TAWA_HEALTH_MODE": "http"}
+        command = [sys.executable, "-m", "tawa.operator", "--standalone", "--liveness", url]
+        self._launch("operator", command, url, state, env)
+        _wait_until(
+            lambda: http_ready(url), what="the operator", log=self._log("operator"), timeout=timeout
+        )
+        on_started(state.components["operator"])
+
+    def _launch(
+        self, name: str, command: list[str], url: str, state: StackState, env: dict[str, str]
+    ) -> None:
+        process = _spawn(command, log=self._log(name), env=env)
+        state.components[name] = Component(
+            name, process.pid, url, str(self._log(name)), command, _start_time(process.pid)
+        )
+        state.save()
+
+    def _log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    def alive(self, state: StackState) -> bool:
+        return any(_is_ours(c) for c in state.components.values())
+
+    def down(self, state: StackState | None = None, *, timeout: float = 10.0) -> list[str]:
+        """Stop what ``up`` started (newest first); the names of those stopped."""
+        state = state or StackState.load(self.folder)
+        if state is None:
+            return []
+        stopped = []
+        for component in reversed(list(state.components.values())):
+            if _is_ours(component):
+                _terminate(component.pid, timeout=timeout)
+                stopped.append(component.name)
+        (self.folder / STATE_FILE).unlink(missing_ok=True)
+        return stopped
+
+    def status(self) -> dict[str, dict[str, object]]:
+        state = StackState.load(self.folder)
+        if state is None:
+            return {}
+        report: dict[str, dict[str, object]] = {}
+        for name, component in state.components.items():
+            running = _is_ours(component)
+            if name == "redis":
+                port = int(component.url.rsplit(":", 1)[1].split("/")[0])
+                healthy = running and redis_ready(port)
+            elif name == "kubernetes":
+                healthy = running and http_ready(f"{component.url}/version")
+            elif name == "operator":
+                healthy = running and http_ready(component.url)
+            else:
+                healthy = running and http_ready(f"{component.url}/healthz")
+            report[name] = {"pid": component.pid, "url": component.url, "running": running,
+                            "healthy": healthy, "log": component.log}  # fmt: skip
+        return report
+
+
+def _start_time(pid: int) -> int:
+    """Field 22 of ``/proc/PID/stat``; 0 when the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    # The command name (field 2) may hold spaces; fields after it are plain.
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def _is_ours(component: Component) -> bool:
+    """Whether ``component.pid`` is still the process we started (not a reused pid)."""
+    if component.pid <= 0 or component.started == 0:
+        return False
+    try:
+        state = Path(f"/proc/{component.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z" and _start_time(component.pid) == component.started
+
+
+def _terminate(pid: int, *, timeout: float) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        # Reap it if it is our child (it is when up and down run in one process).
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.05)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+
+
+def _redact_uri(uri: str) -> str:
+    scheme, _, rest = uri.partition("://")
+    host = rest.rsplit("@", 1)[-1]
+    return f"{scheme}://{host}"
