@@ -59,6 +59,8 @@ class StepContext:
     facts: dict[str, Any] = field(default_factory=dict)
     """Values one step hands to a later one (e.g. the release's upstream address)."""
     deleting: bool = False
+    annotations: dict[str, str] = field(default_factory=dict)
+    """The resource's metadata annotations, read-only (e.g. a credential rotation request)."""
 
 
 class Step(Protocol):
