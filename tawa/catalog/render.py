@@ -1,0 +1,67 @@
+"""Turning a checked Component into the TawaService for one environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tawa.catalog.parser import Component
+from tawa.catalog.problems import CatalogError, Problem, Severity
+from tawa.resource import (
+    DEFAULT_BASE_DOMAIN,
+    Environment,
+    ObjectMeta,
+    TawaService,
+    TawaServiceSpec,
+    hostname_for,
+    namespace_for,
+)
+
+
+def render_service(
+    component: Component,
+    *,
+    environment: Environment | str,
+    image: str | None = None,
+    namespace: str | None = None,
+    base_domain: str = DEFAULT_BASE_DOMAIN,
+) -> TawaService:
+    """The TawaService that deploys ``component`` to ``environment``.
+
+    A Component without a framework annotation can only be deployed from a
+    prebuilt image, so rendering it without ``image`` is refused.
+    """
+    env = Environment(environment)
+    if component.framework_is_assumed and not image:
+        raise CatalogError(
+            [
+                Problem(
+                    Severity.ERROR,
+                    component.source,
+                    component.line,
+                    component.column,
+                    "metadata",
+                    "insureco.io/framework is not set, so there is nothing to build an image"
+                    " from: pass --image IMAGE or set the framework annotation",
+                    "catalog-framework-missing",
+                )
+            ]
+        )
+    fields: dict[str, Any] = {
+        **component.spec,
+        "environment": env.value,
+        "hostname": hostname_for(component.name, env, base_domain),
+    }
+    if image:
+        fields["image"] = image
+    spec = TawaServiceSpec.model_validate(fields)
+    metadata = ObjectMeta(
+        name=component.name,
+        namespace=namespace or namespace_for(component.name, env),
+        labels={
+            "app.kubernetes.io/name": component.name,
+            "app.kubernetes.io/managed-by": "tawa",
+            "tawa.insureco.io/environment": env.value,
+            "tawa.insureco.io/owner": spec.owner,
+        },
+    )
+    return TawaService(metadata=metadata, spec=spec)

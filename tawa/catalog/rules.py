@@ -1,0 +1,122 @@
+"""What the catalog format knows: annotations, framework defaults, versions.
+
+Framework defaults follow reference 2.4; ``fastapi``, ``flask`` and ``django``
+are ours (port 8000, health ``/health``). Catalog versions follow reference 2.6.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tawa.resource import Framework
+
+ANNOTATION_PREFIX = "insureco.io/"
+
+
+@dataclass(frozen=True, slots=True)
+class FrameworkDefaults:
+    port: int
+    health_path: str | None
+    build_command: str | None
+    start_command: str
+
+
+FRAMEWORK_DEFAULTS: dict[Framework, FrameworkDefaults] = {
+    Framework.NEXTJS: FrameworkDefaults(3000, "/api/health", "npm run build", "npm start"),
+    Framework.EXPRESS: FrameworkDefaults(3000, "/health", "npm run build", "node dist/index.js"),
+    Framework.HONO: FrameworkDefaults(3000, "/health", "npm run build", "node dist/index.js"),
+    Framework.FASTIFY: FrameworkDefaults(3000, "/health", "npm run build", "node dist/index.js"),
+    Framework.STATIC: FrameworkDefaults(80, "/health", None, "nginx"),
+    Framework.WORKER: FrameworkDefaults(3000, None, "npm run build", "node dist/worker.js"),
+    Framework.FASTAPI: FrameworkDefaults(8000, "/health", None, "uvicorn app:app"),
+    Framework.FLASK: FrameworkDefaults(8000, "/health", None, "gunicorn app:app"),
+    Framework.DJANGO: FrameworkDefaults(8000, "/health", None, "gunicorn wsgi:application"),
+}
+
+ASSUMED_FRAMEWORK = Framework.EXPRESS
+"""Stands in when a catalog has no framework annotation (see :mod:`tawa.catalog`)."""
+
+# Annotation (without prefix) → the spec field it fills, or None when it only
+# matters to building an image, which a later step owns.
+ANNOTATIONS: dict[str, str | None] = {
+    "framework": "framework",
+    "catalog-version": "catalogVersion",
+    "pod-tier": "tier",
+    "port": "port",
+    "health-endpoint": "healthPath",
+    "node-version": None,
+    "build-command": None,
+    "start-command": None,
+    "output-dir": None,
+}
+
+# Catalog versions (reference 2.6) and what each one turns on.
+V0_2 = (0, 2, 0)
+V0_4 = (0, 4, 0)
+V0_5 = (0, 5, 0)
+OLDEST_VERSION = (0, 1, 0)
+LATEST_VERSION = V0_5
+VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+
+BACKSTAGE_TOP = ("apiVersion", "kind", "metadata", "spec", "relations", "status")
+BACKSTAGE_METADATA = (
+    "name",
+    "namespace",
+    "title",
+    "description",
+    "labels",
+    "annotations",
+    "tags",
+    "links",
+    "uid",
+    "etag",
+)
+BACKSTAGE_SPEC = (
+    "type",
+    "lifecycle",
+    "owner",
+    "system",
+    "subcomponentOf",
+    "providesApis",
+    "consumesApis",
+    "dependsOn",
+    "dependencyOf",
+)
+TAWA_SPEC = (
+    "routes",
+    "databases",
+    "internalDependencies",
+    "dependencies",
+    "scopes",
+    "auth",
+    "tests",
+    "config",
+    "replicas",
+    "deletionPolicy",
+    "rollback",
+)
+UNSUPPORTED_SPEC = ("sharedWith", "consumesDatabase")
+"""Catalog 0.5.0 shared-database keys whose shape is not published (reference 9.3)."""
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    match = VERSION_RE.match(text)
+    if match is None:
+        return None
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
+
+
+def closest(word: str, known: Iterable[str]) -> str | None:
+    """The known name ``word`` was most likely meant to be, if any is close."""
+    candidates = {k.lower(): k for k in known}
+    match = difflib.get_close_matches(word.lower(), list(candidates), n=1, cutoff=0.6)
+    return candidates[match[0]] if match else None
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    guess = closest(word, known)
+    return f"; did you mean {guess!r}?" if guess else ""
