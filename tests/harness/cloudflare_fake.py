@@ -324,7 +324,12 @@ def cloudflare_fake(token: str = TEST_TOKEN) -> Iterator[FakeCloudflare]:
     """Serve a fresh fake on a free loopback port for the duration of the block."""
     state = CloudflareState(token=token)
     server = _Server(state)
-    thread = threading.Thread(target=server.serve_forever, name="cloudflare-fake", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name="cloudflare-fake",
+        daemon=True,
+    )
     thread.start()
     try:
         yield FakeCloudflare(state, server.server_address[1])
