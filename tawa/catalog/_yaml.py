@@ -28,7 +28,7 @@ from tawa.catalog.problems import FieldPath
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_DEPTH = 100
-MAX_VALUES = 2_000_000
+MAX_VALUES = 200_000
 """Values built per file, aliases expanded; stops "billion laughs" files."""
 
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
@@ -89,7 +89,7 @@ def load_documents(text: str, *, on_duplicate: DuplicateHook) -> list[Document]:
     reported through ``on_duplicate`` and the last value is kept, so the caller
     can go on checking the rest of the file.
     """
-    builder = _Builder(on_duplicate)
+    builder = _Builder(on_duplicate, text)
     documents: list[Document] = []
     try:
         for index, node in enumerate(yaml.compose_all(text, Loader=_Loader)):
@@ -128,8 +128,9 @@ def _mark(mark: Any) -> Mark:
 
 
 class _Builder:
-    def __init__(self, on_duplicate: DuplicateHook) -> None:
+    def __init__(self, on_duplicate: DuplicateHook, text: str) -> None:
         self._on_duplicate = on_duplicate
+        self._text = text
         self._count = 0
         self._stack: set[int] = set()
 
@@ -144,7 +145,9 @@ class _Builder:
             raise YamlProblem(f"nested deeper than {MAX_DEPTH} levels", _mark(node.start_mark))
         doc.values[path] = _mark(node.start_mark)
         if isinstance(node, yaml.ScalarNode):
-            return _scalar(node)
+            if node.style or self._text.startswith("!", node.start_mark.index):
+                return node.value  # quoted, block, or explicitly tagged: the text as written
+            return _plain_scalar(node.value)
         if id(node) in self._stack:
             raise YamlProblem("an alias refers to its own ancestor", _mark(node.start_mark))
         self._stack.add(id(node))
@@ -193,10 +196,7 @@ def _is_merge(key_node: yaml.Node) -> bool:
     return isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" and not key_node.style
 
 
-def _scalar(node: yaml.ScalarNode) -> Any:
-    text: str = node.value
-    if node.style or node.tag == "tag:yaml.org,2002:str":  # quoted or block
-        return text
+def _plain_scalar(text: str) -> Any:
     if _NULL.match(text):
         return None
     if _TRUE.match(text):
