@@ -26,6 +26,7 @@ from typing import Any
 
 import aiohttp
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from yarl import URL
 
 from tawa.errors import TawaError
 from tawa.gateway import metrics
@@ -225,7 +226,10 @@ class Gateway:
     ) -> int:
         whole, stream = await request_body(receive)
         query = scope.get("query_string") or b""
-        url = route.upstream + path + ("?" + query.decode("latin-1") if query else "")
+        # encoded=True: the path is already canonical and the query is the client's, verbatim.
+        url = URL(
+            route.upstream + path + ("?" + query.decode("latin-1") if query else ""), encoded=True
+        )
         client = scope.get("client")
         headers = upstream_headers(
             scope["headers"],

@@ -145,7 +145,9 @@ class RouteSync:
         if change.get("op") == "delete":
             return True
         routes = change.get("routes")
-        return isinstance(routes, list) and all("upstream" in record for record in routes)
+        return isinstance(routes, list) and all(
+            "upstream" in change or "upstream" in record for record in routes
+        )
 
     def _apply(self, change: dict[str, Any]) -> None:
         version = int(change["version"])
@@ -157,8 +159,9 @@ class RouteSync:
             self.table.drop_service(service, version=version)
             log.info("Routes of %s removed at version %d.", service, version)
             return
+        shared = {k: change[k] for k in ("owner", "upstream") if k in change}
         records = [
-            {"service": service, "environment": self.environment, **record}
+            {"service": service, "environment": self.environment, **shared, **record}
             for record in change.get("routes") or []
         ]
         routes = [route_from_record(record) for record in records]
