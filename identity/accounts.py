@@ -10,6 +10,7 @@ invitations) are stored by SHA-256 only and consumed with one atomic delete.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,63}$")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
 RECOVERY_CODES = 10
+log = logging.getLogger(__name__)
 
 
 def normal_email(email: str) -> str:
@@ -181,6 +183,7 @@ def authenticate(backend: Backend, *, email: str, password: str, address: str) -
         raise InvalidCredentials("the email or password is not correct") from exc
     failures = int(backend.redis.get(_failures_key(email)) or 0)
     if failures >= backend.settings.lockout_failures:
+        log.warning("Refused a login for locked account %s from %s.", masked(email), address)
         raise LockedOut("the account is locked after repeated failures; try again later")
 
     user = backend.db["users"].find_one({"email": email})
@@ -191,6 +194,7 @@ def authenticate(backend: Backend, *, email: str, password: str, address: str) -
         user = None
     if user is None:
         record_failure(backend, email)
+        log.info("A login for %s from %s failed.", masked(email), address)
         raise InvalidCredentials("the email or password is not correct")
 
     backend.redis.delete(_failures_key(email))
@@ -273,6 +277,12 @@ def _totp_ok(backend: Backend, bio_id: str, secret: str, code: str) -> bool:
         return False
     # A code is good once: a replay inside its window is refused.
     return bool(backend.redis.set(f"bio:totp-used:{bio_id}:{code}", 1, nx=True, ex=120))
+
+
+def masked(email: str) -> str:
+    """An email fit for a log line: first letter and domain."""
+    name, _, domain = email.partition("@")
+    return f"{name[:1]}***@{domain}"
 
 
 def get_user(backend: Backend, bio_id: str) -> dict[str, Any]:

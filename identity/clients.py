@@ -9,6 +9,7 @@ latency). Redirect URIs are compared as exact strings.
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,126}[a-z0-9]$")
 SCOPE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 _DUMMY_DIGEST = digest("not-a-client-secret")
+log = logging.getLogger(__name__)
 
 
 def check_client_id(client_id: str) -> str:
@@ -90,6 +92,7 @@ def ensure_client(
         "created_at": now(),
     }
     backend.db["clients"].insert_one(document)
+    log.info("Created OAuth client %s.", client_id)
     return document, secret
 
 
@@ -100,6 +103,7 @@ def rotate_secret(backend: Backend, client_id: str) -> str:
     )
     if changed.matched_count == 0:
         raise NotFound(f"no client {client_id!r}")
+    log.info("Rotated the secret of OAuth client %s.", client_id)
     return secret
 
 
@@ -111,6 +115,8 @@ def delete_client(backend: Backend, client_id: str) -> bool:
     )
     backend.db["issued"].update_many({"client_id": client_id}, {"$set": {"revoked": True}})
     backend.db["grants"].delete_many({"consumer": client_id})
+    if deleted:
+        log.info("Deleted OAuth client %s and revoked its tokens.", client_id)
     return deleted
 
 
