@@ -40,7 +40,8 @@ format: setup
 
 ## crds: regenerate crds/ from the pydantic models
 crds: setup
-	$(BIN)/python -m tawa.resource > crds/tawaservices.yaml
+	$(BIN)/python -m tawa.resource > crds/tawaservices.yaml.tmp
+	mv crds/tawaservices.yaml.tmp crds/tawaservices.yaml
 	cp crds/tawaservices.yaml charts/tawa/crds/tawaservices.yaml
 
 ## demo: run the whole platform locally and deploy the examples
