@@ -17,7 +17,6 @@ reconnects with backoff and catches up as soon as it is back.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -99,7 +98,9 @@ class RouteSync:
                     backoff = 0.1
                     await self._catch_up_logged("resubscribed")
                     async for message in pubsub.listen():
-                        if message.get("type") == "message" and self._is_news(message["data"]):
+                        # Every notice leads to a catch-up, even one older than our version:
+                        # a registry that lost its history answers 410 and we reload.
+                        if message.get("type") == "message":
                             await self._catch_up_logged("message")
             except (RedisError, OSError) as exc:
                 metrics.ROUTE_SYNC_FAILURES.labels("redis").inc()
@@ -120,13 +121,6 @@ class RouteSync:
         except (RegistryUnavailable, aiohttp.ClientError, TimeoutError, ValueError) as exc:
             metrics.ROUTE_SYNC_FAILURES.labels("registry").inc()
             log.warning("Catching up with the registry (%s) failed: %s", reason, exc)
-
-    def _is_news(self, data: bytes | str) -> bool:
-        try:
-            message = json.loads(data)
-            return int(message["version"]) > self.table.version
-        except (ValueError, KeyError, TypeError):
-            return True  # unreadable: catching up costs one request and is always safe
 
     async def _load(self) -> None:
         status, body = await self._get(f"/v1/routes?environment={self.environment}")
