@@ -23,7 +23,7 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl \
  && install -m 0755 /wheels/helm /usr/local/bin/helm && rm -rf /wheels
 COPY --from=build /opt/tawa /opt/tawa
-ENV TAWA_SERVICE_CHART=/opt/tawa/charts/tawa-service PYTHONUNBUFFERED=1
+ENV TAWA_CHART_PATH=/opt/tawa/charts/tawa-service PYTHONUNBUFFERED=1
 USER 10001
 EXPOSE 8080
 ENTRYPOINT []
