@@ -29,8 +29,8 @@ class WireModel(BaseModel):
 
 class Route(WireModel):
     path: str
-    methods: list[str] | None = None
-    """Leave out for every method."""
+    methods: list[str] | None = Field(default=None, validate_default=True)
+    """Leave out for every method; stored as the full list."""
     auth: Auth = "required"
     gas: int = Field(default=0, ge=0, le=1_000_000)
 
