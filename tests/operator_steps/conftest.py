@@ -52,3 +52,70 @@ def dns_settings(cloudflare: FakeCloudflare) -> ProvisioningSettings:
         ingress_target="ingress.tawa.insureco.io",
         dns_proxied=True,
     )
+
+
+class FakeSecrets:
+    """The Secret-writing boundary, in memory: what the step wrote, and how often."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], Any] = {}
+        self.writes: list[tuple[str, str]] = []
+        self.deletes: list[tuple[str, str]] = []
+
+    async def read(self, namespace, name):
+        from tawa.operator.kube_secrets import StoredSecret
+
+        found = self.items.get((namespace, name))
+        if found is None:
+            return None
+        return StoredSecret(dict(found.data), dict(found.annotations))
+
+    async def write(self, namespace, name, secret, *, owner):
+        self.writes.append((namespace, name))
+        self.items[(namespace, name)] = secret
+
+    async def delete(self, namespace, name):
+        if self.items.pop((namespace, name), None) is not None:
+            self.deletes.append((namespace, name))
+
+    def data(self, namespace, name) -> dict[str, str]:
+        return self.items[(namespace, name)].data
+
+
+class RecordingMongo:
+    """MongoDB's user management commands, recorded as sent and emulated in memory."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[str, dict[str, Any]]] = []
+        self.users: dict[tuple[str, str], dict[str, Any]] = {}
+        self.dropped: list[str] = []
+
+    def command(self, database, document):
+        from pymongo.errors import OperationFailure
+
+        self.commands.append((database, dict(document)))
+        verb = next(iter(document))
+        name = document[verb]
+        if verb == "usersInfo":
+            user = self.users.get((database, name))
+            found = [{"user": name, "db": database, "roles": user["roles"]}] if user else []
+            return {"users": found, "ok": 1.0}
+        if verb == "createUser":
+            if (database, name) in self.users:
+                raise OperationFailure("User already exists", code=51003)
+            self.users[(database, name)] = {"pwd": document["pwd"], "roles": document["roles"]}
+        elif verb == "updateUser":
+            if (database, name) not in self.users:
+                raise OperationFailure("User not found", code=11)
+            self.users[(database, name)].update(
+                {k: document[k] for k in ("pwd", "roles") if k in document}
+            )
+        elif verb == "dropUser":
+            if self.users.pop((database, name), None) is None:
+                raise OperationFailure("User not found", code=11)
+        elif verb == "dropDatabase":
+            self.dropped.append(database)
+        return {"ok": 1.0}
+
+    def writes(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(db, doc) for db, doc in self.commands if next(iter(doc)) != "usersInfo"]
