@@ -36,8 +36,8 @@ def step(secrets, mongo, *, grants=grants_of(), settings=SETTINGS):
 
 
 def mongo_spec(*databases, **fields):
-    return make_spec(databases=[{"type": "mongodb", **d} for d in databases] or [{"type": "mongodb"}],
-                     **fields)  # fmt: skip
+    entries = [{"type": "mongodb", **d} for d in databases] or [{"type": "mongodb"}]
+    return make_spec(databases=entries, **fields)
 
 
 def password_of(uri):
