@@ -46,8 +46,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tawa.catalog._checker import Checker
 from tawa.catalog._yaml import Document, DuplicateHook, Mark, YamlProblem, load_documents
-from tawa.catalog.parser import Checker, Component, check_component
+from tawa.catalog.parser import Component, check_component
 from tawa.catalog.problems import CatalogError, FieldPath, Problem, Severity, field_name
 from tawa.catalog.render import render_service
 from tawa.catalog.rules import did_you_mean

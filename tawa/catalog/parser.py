@@ -9,44 +9,18 @@ one list with its position; nothing here stops at the first one.
 
 from __future__ import annotations
 
-import re
-import typing
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from tawa.catalog import rules
-from tawa.catalog._yaml import Document
-from tawa.catalog.problems import FieldPath, Problem, Severity, field_name, show
-from tawa.resource import (
-    NAME_MAX_LENGTH,
-    DependencyTransport,
-    Framework,
-    TawaServiceSpec,
-)
+from tawa.catalog._checker import Checker, annotation_path
+from tawa.catalog._validation import SPEC_SOURCES, pruned, validate
+from tawa.catalog.problems import FieldPath, show
+from tawa.catalog.spans import check_spans
+from tawa.resource import Framework, TawaServiceSpec
 
 SPEC_EXCLUDED = frozenset({"environment", "hostname", "image"})
 """Spec fields a catalog does not set: the command line and render do."""
-
-
-def _annotation(name: str) -> tuple[str, ...]:
-    return ("metadata", "annotations", rules.ANNOTATION_PREFIX + name)
-
-
-# Where each spec field comes from in the catalog, when not from ``spec`` itself.
-SPEC_SOURCES: dict[str, tuple[str, ...]] = {
-    "name": ("metadata", "name"),
-    "description": ("metadata", "description"),
-    "tags": ("metadata", "tags"),
-    "owner": ("spec", "owner"),
-    **{
-        spec_field: _annotation(annotation)
-        for annotation, spec_field in rules.ANNOTATIONS.items()
-        if spec_field is not None
-    },
-}
 
 
 @dataclass(slots=True)
@@ -63,31 +37,6 @@ class Component:
     line: int = 1
     column: int = 1
     """Where the Component's ``metadata`` is, for messages about it as a whole."""
-
-
-class Checker:
-    """Collects the problems of one document of one file."""
-
-    def __init__(self, document: Document, *, source: str, problems: list[Problem]) -> None:
-        self.document = document
-        self.source = source
-        self.problems = problems
-        self.failed = False
-
-    def error(self, path: FieldPath, message: str, *, code: str, key: bool = False) -> None:
-        self.failed = True
-        self._add(Severity.ERROR, path, message, code=code, key=key)
-
-    def warn(self, path: FieldPath, message: str, *, code: str, key: bool = False) -> None:
-        self._add(Severity.WARNING, path, message, code=code, key=key)
-
-    def _add(
-        self, severity: Severity, path: FieldPath, message: str, *, code: str, key: bool
-    ) -> None:
-        mark = self.document.mark(path, key=key)
-        self.problems.append(
-            Problem(severity, self.source, mark.line, mark.column, field_name(path), message, code)
-        )
 
 
 def check_component(checker: Checker) -> Component | None:
@@ -114,10 +63,10 @@ def check_component(checker: Checker) -> Component | None:
     version = _catalog_version(checker, annotations)
     draft, framework_is_assumed = _draft(checker, metadata, spec, annotations, version=version)
 
-    validated = _validate(checker, draft)
+    validated = validate(checker, draft)
     if validated is None:
         return None
-    _check_spans(checker, validated, annotations, version=version)
+    check_spans(checker, validated, annotations, version=version)
     if checker.failed:
         return None
     fields = validated.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -203,7 +152,7 @@ def _catalog_version(checker: Checker, annotations: dict[str, Any]) -> tuple[int
     if text is None:
         return rules.OLDEST_VERSION
     version = rules.parse_version(text)
-    path = _annotation("catalog-version")
+    path = annotation_path("catalog-version")
     if version is None:
         checker.error(
             path, f'must be a version like "0.5.0", not {show(text)}', code="catalog-version"
@@ -288,7 +237,7 @@ def _draft(
 
     for key in rules.TAWA_SPEC:
         if key in spec and spec[key] is not None:
-            draft[key] = _pruned(checker, spec[key], TawaServiceSpec, key, ("spec", key))
+            draft[key] = pruned(checker, spec[key], TawaServiceSpec, key, ("spec", key))
     _gate_by_version(checker, draft, version)
     if isinstance(draft.get("config"), dict):
         draft["config"] = {k: _config_text(v) for k, v in draft["config"].items()}
@@ -323,7 +272,7 @@ def _apply_framework_defaults(
     if assumed:
         draft["framework"] = rules.ASSUMED_FRAMEWORK.value
         checker.warn(
-            _annotation("framework"),
+            annotation_path("framework"),
             "is not set: Tawa can deploy this only from a prebuilt image (--image),"
             " as a web service on port 3000 with health check /health",
             code="catalog-framework-missing",
@@ -336,229 +285,3 @@ def _apply_framework_defaults(
     if defaults.health_path is not None:
         draft.setdefault("healthPath", defaults.health_path)
     return assumed
-
-
-def _pruned(
-    checker: Checker, value: Any, model: type[BaseModel], field: str, path: FieldPath
-) -> Any:
-    """``value`` without the keys its model does not know, a warning for each."""
-    inner = _model_of(model.model_fields[_attribute(model, field)].annotation)
-    if inner is None:
-        return value
-    if isinstance(value, list):
-        return [_pruned_model(checker, item, inner, (*path, i)) for i, item in enumerate(value)]
-    return _pruned_model(checker, value, inner, path)
-
-
-def _pruned_model(checker: Checker, value: Any, model: type[BaseModel], path: FieldPath) -> Any:
-    if not isinstance(value, dict):
-        return value
-    known = {info.alias or name: name for name, info in model.model_fields.items()}
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        if key not in known:
-            checker.warn(
-                (*path, key),
-                f"unknown field, ignored{rules.did_you_mean(key, known)}",
-                code="catalog-unknown-field",
-                key=True,
-            )
-            continue
-        out[key] = _pruned(checker, item, model, key, (*path, key))
-    return out
-
-
-def _attribute(model: type[BaseModel], alias: str) -> str:
-    for name, info in model.model_fields.items():
-        if (info.alias or name) == alias:
-            return name
-    raise KeyError(alias)
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside ``list[M]``, ``M | None`` or ``M``, if any."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _validate(checker: Checker, draft: dict[str, Any]) -> TawaServiceSpec | None:
-    try:
-        validated = TawaServiceSpec.model_validate(draft)
-    except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            loc = tuple(error["loc"])
-            head = str(loc[0]) if loc else ""
-            path = SPEC_SOURCES.get(head, ("spec", head)) + loc[1:]
-            checker.error(path, _message(error, loc), code="catalog-invalid-value")
-        return None
-    return None if checker.failed else validated
-
-
-_NAME_FIELDS = {"name", "service", "owner"}
-
-
-def _message(error: Any, loc: tuple[Any, ...]) -> str:
-    kind: str = error["type"]
-    value = error.get("input")
-    field = next((part for part in reversed(loc) if isinstance(part, str)), "")
-    shown = "the value" if loc[:1] == ("config",) else show(value)  # config may hold secrets
-    if kind == "missing":
-        return "is required"
-    if kind == "enum":
-        expected: str = error["ctx"]["expected"]
-        options = re.findall(r"'([^']*)'", expected)
-        hint = rules.did_you_mean(str(value), options) if isinstance(value, str) else ""
-        return f"must be one of {', '.join(options)}, not {shown}{hint}"
-    if kind in {"string_pattern_mismatch", "string_too_long"} and field in _NAME_FIELDS:
-        return _name_message(value, field)
-    if kind == "string_pattern_mismatch":
-        return f"{_PATTERN_HINTS.get(field, 'has the wrong form')}, not {shown}"
-    text: str = error["msg"]
-    return f"{text[0].lower()}{text[1:]}, not {shown}"
-
-
-_PATTERN_HINTS = {
-    "path": "must be a path starting with '/' and without spaces",
-    "healthPath": "must be a path starting with '/' and without spaces",
-    "catalogVersion": 'must be a version like "0.5.0"',
-    "database": "may hold only letters, digits, '-' and '_'",
-}
-
-
-def _name_message(value: Any, field: str) -> str:
-    what = "an org slug" if field == "owner" else "a DNS label (it becomes the hostname)"
-    rule = "lowercase letters, digits and dashes, starting and ending with a letter or digit"
-    limit = f", at most {NAME_MAX_LENGTH} characters" if field != "owner" else ""
-    suggestion = re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-")[:NAME_MAX_LENGTH]
-    hint = f", e.g. {suggestion!r}" if suggestion and suggestion != value else ""
-    return f"{show(value)} is not {what}: use {rule}{limit}{hint}"
-
-
-# --- Rules across fields ----------------------------------------------------------------------
-
-
-def _check_spans(
-    checker: Checker,
-    spec: TawaServiceSpec,
-    annotations: dict[str, Any],
-    *,
-    version: tuple[int, ...],
-) -> None:
-    if spec.owner == "unknown":
-        checker.error(
-            ("spec", "owner"),
-            "'unknown' is not an org: set the slug of the org that owns the service",
-            code="catalog-owner-unknown",
-        )
-    _check_health(checker, spec, annotations, version=version)
-    _check_routes(checker, spec)
-    _check_databases(checker, spec)
-    _check_dependencies(checker, spec)
-    if spec.auth and spec.auth.passport and spec.auth.mode.value != "sso":
-        checker.warn(
-            ("spec", "auth", "passport"),
-            "applies to SSO logins only; set auth.mode: sso or remove it",
-            code="catalog-passport-without-sso",
-        )
-
-
-def _check_health(
-    checker: Checker,
-    spec: TawaServiceSpec,
-    annotations: dict[str, Any],
-    *,
-    version: tuple[int, ...],
-) -> None:
-    path = _annotation("health-endpoint")
-    if spec.framework is Framework.WORKER:
-        if "health-endpoint" in annotations:
-            checker.warn(path, "a worker gets no HTTP probes; ignored", code="catalog-worker")
-            spec.health_path = None
-        if spec.routes:
-            checker.error(
-                ("spec", "routes"),
-                "a worker receives no traffic: remove the routes or pick a web framework",
-                code="catalog-worker-routes",
-            )
-    elif version >= rules.V0_2 and "health-endpoint" not in annotations:
-        checker.error(
-            path,
-            "is required from catalog-version 0.2.0;"
-            f" add it (this framework's default is {spec.health_path!r})",
-            code="catalog-health-endpoint-required",
-        )
-
-
-def _check_routes(checker: Checker, spec: TawaServiceSpec) -> None:
-    seen: dict[tuple[str, str], int] = {}
-    for index, route in enumerate(spec.routes):
-        for method in route.methods:
-            first = seen.setdefault((route.path, method.value), index)
-            if first != index:
-                checker.error(
-                    ("spec", "routes", index, "path"),
-                    f"{method.value} {route.path} is already declared by route {first}",
-                    code="catalog-route-duplicate",
-                )
-
-
-def _check_databases(checker: Checker, spec: TawaServiceSpec) -> None:
-    seen: set[tuple[str, str | None]] = set()
-    for index, database in enumerate(spec.databases):
-        if database.name is not None and database.type.value != "mongodb":
-            checker.warn(
-                ("spec", "databases", index, "name"),
-                f"only MongoDB databases take a name; {database.type.value} ignores it",
-                code="catalog-database-name",
-            )
-        key = (database.type.value, database.name)
-        if key in seen:
-            checker.error(
-                ("spec", "databases", index),
-                f"{database.type.value} {database.name or '(default)'} is declared twice",
-                code="catalog-database-duplicate",
-            )
-        seen.add(key)
-
-
-def _check_dependencies(checker: Checker, spec: TawaServiceSpec) -> None:
-    internal = {d.service for d in spec.internal_dependencies}
-    for index, link in enumerate(spec.internal_dependencies):
-        if link.service == spec.name:
-            checker.warn(
-                ("spec", "internalDependencies", index, "service"),
-                "a service does not need a link to itself",
-                code="catalog-self-dependency",
-            )
-    for index, dependency in enumerate(spec.dependencies):
-        path: FieldPath = ("spec", "dependencies", index)
-        if not dependency.scopes:
-            checker.error(
-                (*path, "scopes"),
-                "must list the Bio-ID scopes you need (e.g. [relay:send]);"
-                " a link without scopes belongs in internalDependencies",
-                code="catalog-dependencies-empty-scopes",
-            )
-        if dependency.transport is DependencyTransport.GATEWAY:
-            checker.warn(
-                (*path, "transport"),
-                "'gateway' injects no URL variable: call it through the gateway's address",
-                code="catalog-dependencies-gateway-no-url",
-            )
-        if dependency.service in internal:
-            checker.warn(
-                (*path, "service"),
-                f"{dependency.service!r} is also in internalDependencies; declare it once",
-                code="catalog-dependency-twice",
-            )
-
-
-def components_in(documents: list[Document]) -> Iterator[Document]:
-    for document in documents:
-        if isinstance(document.data, dict) and document.data.get("kind") == "Component":
-            yield document
