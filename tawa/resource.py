@@ -402,6 +402,10 @@ def crd_manifest() -> dict[str, Any]:
     """The CustomResourceDefinition for ``TawaService``, generated from the models."""
     spec_schema = _schema_of(TawaServiceSpec)
     status_schema = _schema_of(TawaServiceStatus)
+    # One condition per type, so server-side apply merges them by type.
+    status_schema["properties"]["conditions"].update(
+        {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
+    )
     schema = {
         "type": "object",
         "required": ["spec"],

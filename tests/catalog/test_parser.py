@@ -278,3 +278,21 @@ def test_a_file_without_components_names_the_kinds_it_has():
 
 def test_an_empty_file_is_refused():
     assert "no Component" in refusal("# nothing here\n").errors[0].message
+
+
+def test_files_that_are_not_utf8_or_missing_are_refused(tmp_path):
+    from tawa.catalog import read_catalog
+
+    path = tmp_path / "catalog-info.yaml"
+    path.write_bytes(b"kind: Component\nname: \xff\xfe\n")
+    with pytest.raises(CatalogError, match="not UTF-8"):
+        read_catalog(path)
+    with pytest.raises(CatalogError, match="cannot read the file"):
+        read_catalog(tmp_path / "nothing-here")
+
+
+def test_a_folder_means_its_catalog_info_file(tmp_path):
+    from tawa.catalog import read_catalog
+
+    (tmp_path / "catalog-info.yml").write_text(catalog(), encoding="utf-8")
+    assert read_catalog(tmp_path).components[0].name == "my-svc"
