@@ -1,24 +1,19 @@
 """The two registry reads the database and DNS steps need.
 
-Custom domains bound to a service (``GET /v1/domains``) and the approved scope
-grants a service consumes (``GET /v1/grants``), per ``docs/contracts.md``.
-Plain ``httpx``: when a typed registry client lands in ``tawa/clients``, this
-module should become two calls to it.
-
-TODO: switch to ``tawa.clients.registry`` once it exists (registry issue).
+Custom domains bound to a service and the approved scope grants it holds,
+through the kernel's typed registry client. A 4xx from the registry is as
+unusable as an unreachable one here: both are :class:`RegistryUnavailable`,
+and the steps decide what that means for them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-import httpx
-
+from tawa.clients.registry import RegistryClient, RegistryRejected
+from tawa.clients.registry import RegistryUnavailable as _ClientUnavailable
 from tawa.errors import UpstreamError
 from tawa.settings import CommonSettings
-
-_TIMEOUT = 5.0
 
 
 class RegistryUnavailable(UpstreamError):
@@ -35,52 +30,37 @@ class Grant:
     access: str
 
 
+def _client(settings: CommonSettings) -> RegistryClient:
+    return RegistryClient(
+        settings.registry_url, internal_key=settings.internal_key.get_secret_value()
+    )
+
+
 async def bound_domains(settings: CommonSettings, *, service: str, environment: str) -> list[str]:
     """Custom domains bound to ``service`` in ``environment``."""
-    params = {"service": service, "environment": environment}
-    items = await _get_list(settings, "/v1/domains", params, key="domains")
-    return [
-        str(item["domain"])
-        for item in items
-        if item.get("service", service) == service
-        and item.get("environment", environment) == environment
-        and item.get("domain")
-    ]
+    try:
+        async with _client(settings) as registry:
+            domains = await registry.list_domains(service=service, environment=environment)
+    except (_ClientUnavailable, RegistryRejected) as error:
+        raise RegistryUnavailable(
+            f"The registry could not list domains: {error.message}"
+        ) from error
+    return [d.domain for d in domains if d.service == service and d.environment == environment]
 
 
 async def approved_grants(
     settings: CommonSettings, *, consumer: str, environment: str
 ) -> list[Grant]:
     """The approved grants ``consumer`` holds in ``environment``."""
-    params = {"consumer": consumer, "status": "approved", "environment": environment}
-    items = await _get_list(settings, "/v1/grants", params, key="grants")
-    return [
-        Grant(
-            owner=str(item["owner"]),
-            resource=str(item.get("resource", "mongodb")),
-            database=item.get("database") or None,
-            access=str(item.get("access", "readOnly")),
-        )
-        for item in items
-        if item.get("consumer", consumer) == consumer
-        and item.get("status", "approved") == "approved"
-        and item.get("environment", environment) == environment
-        and item.get("owner")
-    ]
-
-
-async def _get_list(
-    settings: CommonSettings, path: str, params: dict[str, str], *, key: str
-) -> list[dict[str, Any]]:
-    headers = {"X-Internal-Key": settings.internal_key.get_secret_value()}
     try:
-        async with httpx.AsyncClient(base_url=settings.registry_url, timeout=_TIMEOUT) as http:
-            answer = await http.get(path, params=params, headers=headers)
-            answer.raise_for_status()
-            body = answer.json()
-    except (httpx.HTTPError, ValueError) as error:
-        raise RegistryUnavailable(
-            f"The registry could not be read ({path}): {type(error).__name__}."
-        ) from error
-    found = body.get(key, body.get("items")) if isinstance(body, dict) else body
-    return [item for item in found or [] if isinstance(item, dict)]
+        async with _client(settings) as registry:
+            found = await registry.list_grants(
+                consumer=consumer, environment=environment, status="approved"
+            )
+    except (_ClientUnavailable, RegistryRejected) as error:
+        raise RegistryUnavailable(f"The registry could not list grants: {error.message}") from error
+    return [
+        Grant(owner=g.owner, resource=g.resource, database=g.database, access=g.access)
+        for g in found
+        if g.consumer == consumer and g.environment == environment and g.status == "approved"
+    ]
