@@ -120,12 +120,7 @@ def patch_object(store: Store, call: Call) -> tuple[Object, bool]:
     _check_subresource(call)
     if call.content_type == APPLY:
         return _apply(store, call)
-    patcher = _PATCHERS.get(call.content_type)
-    if patcher is None:
-        raise UnsupportedMediaType(
-            f"the patch content type {call.content_type!r} is not supported; use one of "
-            f"{', '.join(sorted([*_PATCHERS, APPLY]))}"
-        )
+    patcher = _PATCHERS[check_patch_type(call.content_type)]
     current = store.get(call.kind, call.namespace, call.object_name)
     patched = patcher(current, call.body)
     if not isinstance(patched, dict):
@@ -134,6 +129,15 @@ def patch_object(store: Store, call: Call) -> tuple[Object, bool]:
         call.kind, current, patched, subresource=call.subresource, dry_run=call.dry_run
     )
     return obj, False
+
+
+def check_patch_type(content_type: str) -> str:
+    if content_type != APPLY and content_type not in _PATCHERS:
+        raise UnsupportedMediaType(
+            f"the patch content type {content_type!r} is not supported; use one of "
+            f"{', '.join(sorted([*_PATCHERS, APPLY]))}"
+        )
+    return content_type
 
 
 def _apply(store: Store, call: Call) -> tuple[Object, bool]:

@@ -151,6 +151,8 @@ class LocalKube(kmock.KubernetesScaffold):
         # Helm release Secrets can exceed aiohttp's default 1 MiB body limit.
         raw._client_max_size = _MAX_BODY
         content_type = raw.content_type
+        if raw.method == "PATCH":
+            handlers.check_patch_type(content_type)
         call = handlers.Call(
             kind=kind,
             namespace=target.namespace,

@@ -1,0 +1,163 @@
+"""The wire contract of the local API, spoken directly over HTTP."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+MERGE = {"Content-Type": "application/merge-patch+json"}
+JSON_PATCH = {"Content-Type": "application/json-patch+json"}
+APPLY = {"Content-Type": "application/apply-patch+yaml"}
+
+
+@pytest.fixture
+def http(localkube, widgets):
+    with httpx.Client(base_url=localkube.url, timeout=10) as http_client:
+        yield http_client
+
+
+@pytest.fixture
+def base(namespace) -> str:
+    return f"/apis/example.com/v1/namespaces/{namespace}/widgets"
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/livez"])
+def test_health(http, path):
+    assert http.get(path).text == "ok"
+
+
+def test_version_and_core_discovery(http):
+    core = http.get("/api/v1").json()
+
+    assert http.get("/version").json()["major"] == "1"
+    assert http.get("/api").json()["versions"] == ["v1"]
+    assert core["groupVersion"] == "v1"
+    assert {"namespaces", "secrets", "configmaps"} <= {r["name"] for r in core["resources"]}
+
+
+def test_group_discovery_includes_custom_resources(http):
+    groups = {g["name"]: g for g in http.get("/apis").json()["groups"]}
+    widgets = http.get("/apis/example.com/v1").json()["resources"]
+
+    assert groups["example.com"]["preferredVersion"]["groupVersion"] == "example.com/v1"
+    assert groups["autoscaling"]["preferredVersion"]["version"] == "v2"
+    assert {r["name"] for r in widgets} == {"widgets", "widgets/status"}
+
+
+def test_openapi_documents(http):
+    v2 = http.get("/openapi/v2")
+
+    assert v2.content.startswith(b"\x0a\x032.0")
+    assert http.get("/openapi/v3").json() == {"paths": {}}
+
+
+def test_namespace_urls(http, namespace):
+    one = http.get(f"/api/v1/namespaces/{namespace}")
+    created = http.post("/api/v1/namespaces", json={"metadata": {"name": f"{namespace}-x"}})
+
+    assert one.json()["metadata"]["name"] == namespace
+    assert created.status_code == 201
+    assert http.get(f"/api/v1/namespaces/{namespace}/status").status_code == 200
+
+
+def test_unknown_resource_is_404(http):
+    assert http.get("/apis/example.com/v1/gadgets").status_code == 404
+    assert http.get("/apis/nowhere.io/v1").status_code == 404
+
+
+def test_create_then_status_codes_of_patches(http, base):
+    created = http.post(base, json={"metadata": {"name": "a"}, "spec": {"size": 1}})
+    stale = http.patch(f"{base}/a", headers=MERGE, json={"metadata": {"resourceVersion": "1"}})
+    failed_test = http.patch(
+        f"{base}/a",
+        headers=JSON_PATCH,
+        json=[{"op": "test", "path": "/metadata/resourceVersion", "value": "1"}],
+    )
+    unsupported = http.patch(f"{base}/a", headers={"Content-Type": "text/plain"}, content=b"x")
+
+    assert created.status_code == 201
+    assert (stale.status_code, stale.json()["reason"]) == (409, "Conflict")
+    assert (failed_test.status_code, failed_test.json()["reason"]) == (422, "Invalid")
+    assert unsupported.status_code == 415
+
+
+def test_put_replaces_and_put_on_status_only_changes_status(http, base):
+    created = http.post(base, json={"metadata": {"name": "a"}, "spec": {"size": 1}}).json()
+    replaced = http.put(f"{base}/a", json={**created, "spec": {"size": 2}}).json()
+    status = http.put(
+        f"{base}/a/status", json={**replaced, "spec": {"size": 99}, "status": {"phase": "Ready"}}
+    ).json()
+
+    assert replaced["spec"] == {"size": 2}
+    assert status["spec"] == {"size": 2}
+    assert status["status"] == {"phase": "Ready"}
+    assert http.put(f"{base}/missing", json=created).status_code == 404
+
+
+def test_server_side_apply_creates_then_merges_and_forgets_unsent_fields(http, base):
+    first = "metadata: {name: a, labels: {app: a}}\nspec: {size: 1, color: red}\n"
+    second = "metadata: {name: a}\nspec: {size: 2}\n"
+
+    created = http.patch(f"{base}/a", params={"fieldManager": "tawa"}, headers=APPLY, content=first)
+    http.patch(f"{base}/a", headers=MERGE, json={"metadata": {"labels": {"other": "x"}}})
+    applied = http.patch(
+        f"{base}/a", params={"fieldManager": "tawa"}, headers=APPLY, content=second
+    )
+
+    assert created.status_code == 201
+    assert applied.status_code == 200
+    assert applied.json()["spec"] == {"size": 2}
+    assert applied.json()["metadata"]["labels"] == {"other": "x"}
+    managers = [entry["manager"] for entry in applied.json()["metadata"]["managedFields"]]
+    assert managers == ["tawa"]
+    no_manager = http.patch(f"{base}/a", headers=APPLY, content=second)
+    assert no_manager.status_code == 400
+
+
+def test_watch_by_name_with_field_selector(http, base):
+    http.post(base, json={"metadata": {"name": "a"}})
+    http.post(base, json={"metadata": {"name": "b"}})
+
+    lines = http.get(
+        base, params={"watch": "true", "fieldSelector": "metadata.name=b", "timeoutSeconds": "1"}
+    ).text.splitlines()
+
+    assert [json.loads(line)["object"]["metadata"]["name"] for line in lines] == ["b"]
+
+
+def test_deleting_a_crd_unregisters_its_type(http):
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gizmos.example.org"},
+        "spec": {
+            "group": "example.org",
+            "scope": "Cluster",
+            "names": {"plural": "gizmos", "singular": "gizmo", "kind": "Gizmo"},
+            "versions": [{"name": "v1beta1", "served": True, "storage": True}],
+        },
+    }
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+    created = http.post(crds, json=crd).json()
+    object_created = http.post("/apis/example.org/v1beta1/gizmos", json={"metadata": {"name": "g"}})
+    http.delete(f"{crds}/gizmos.example.org")
+
+    established = {c["type"]: c["status"] for c in created["status"]["conditions"]}
+    assert established["Established"] == "True"
+    assert object_created.status_code == 201
+    assert http.get("/apis/example.org/v1beta1/gizmos").status_code == 404
+    assert "example.org" not in {g["name"] for g in http.get("/apis").json()["groups"]}
+
+
+def test_delete_collection_by_label(http, base):
+    http.post(base, json={"metadata": {"name": "a", "labels": {"drop": "yes"}}})
+    http.post(base, json={"metadata": {"name": "b"}})
+
+    http.delete(base, params={"labelSelector": "drop=yes"})
+
+    assert [i["metadata"]["name"] for i in http.get(base).json()["items"]] == ["b"]
