@@ -132,7 +132,7 @@ def parse_catalog(
                 source,
                 exc.mark.line,
                 exc.mark.column,
-                "",
+                field_name(exc.path),
                 exc.message,
                 "yaml-syntax",
             )

@@ -135,10 +135,10 @@ def _annotations(checker: Checker, metadata: dict[str, Any]) -> dict[str, Any]:
                 path, f"unknown Tawa annotation, ignored{hint}", code="catalog-unknown-field"
             )
             continue
-        if isinstance(value, bool) or not isinstance(value, str | int):
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
             checker.error(path, f"must be a string, not {show(value)}", code="catalog-type")
             continue
-        if isinstance(value, int):
+        if not isinstance(value, str):
             checker.warn(
                 path, f'annotation values are strings; write "{value}"', code="catalog-unquoted"
             )
