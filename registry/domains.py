@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import Field, field_validator
 from pymongo.errors import DuplicateKeyError
 
@@ -46,7 +46,10 @@ def _normalised(domain: str) -> str:
 
 
 @router.post("", status_code=201)
-def bind_domain(body: DomainIn, registry: Registry = Depends(registry_of)) -> dict[str, Any]:
+def bind_domain(
+    body: DomainIn, response: Response, registry: Registry = Depends(registry_of)
+) -> dict[str, Any]:
+    """Bind a domain: 201 when new, 200 when it already was bound the same way."""
     base = registry.settings.base_domain.lower()
     if body.domain == base or body.domain.endswith("." + base):
         raise InvalidInput(
@@ -65,6 +68,7 @@ def bind_domain(body: DomainIn, registry: Registry = Depends(registry_of)) -> di
         try:
             registry.db["domains"].insert_one(doc)
         except DuplicateKeyError:
+            response.status_code = 200
             return _already_bound(registry, doc)
         entry = registry.record(
             kind="domain",
