@@ -47,7 +47,9 @@ def check_component(checker: Checker) -> Component | None:
     if not (isinstance(api_version, str) and api_version.startswith("backstage.io/")):
         checker.warn(
             ("apiVersion",),
-            f"expected 'backstage.io/v1alpha1', not {show(api_version)}",
+            "is missing; expected 'backstage.io/v1alpha1'"
+            if api_version is None
+            else f"expected 'backstage.io/v1alpha1', not {show(api_version)}",
             code="catalog-api-version",
         )
 
@@ -157,6 +159,7 @@ def _catalog_version(checker: Checker, annotations: dict[str, Any]) -> tuple[int
         checker.error(
             path, f'must be a version like "0.5.0", not {show(text)}', code="catalog-version"
         )
+        del annotations["catalog-version"]  # reported once, here
         return rules.OLDEST_VERSION
     if version > rules.LATEST_VERSION:
         latest = ".".join(map(str, rules.LATEST_VERSION))
