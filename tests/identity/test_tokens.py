@@ -91,9 +91,10 @@ async def test_clock_skew_within_leeway_is_tolerated(key):
 async def test_alg_none_is_refused(key):
     header = _b64(json.dumps({"alg": "none", "kid": "k1"}).encode())
     body = _b64(json.dumps(_claims()).encode())
-    for token in (f"{header}.{body}.", f"{header}.{body}.x"):
-        with pytest.raises(InvalidToken):
-            await _verifier(Jwks(key)).verify(token)
+    with pytest.raises(InvalidToken):
+        await _verifier(Jwks(key)).verify(f"{header}.{body}.")
+    with pytest.raises(InvalidToken, match="RS256"):
+        await _verifier(Jwks(key)).verify(f"{header}.{body}.x")
 
 
 async def test_hs256_signed_with_the_public_key_is_refused(key):
