@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from tawa.resource import (
     hostname_for,
     namespace_for,
 )
-from tests.catalog.conftest import ROOT, example_catalogs
+from tests.catalog.conftest import GOLDEN, ROOT, example_catalogs
 
 CRD_FILES = [
     ROOT / "crds" / "tawaservices.yaml",
@@ -147,3 +148,14 @@ def test_a_condition_moves_its_transition_time_only_when_its_status_changes():
 def test_status_tolerates_keys_it_does_not_know():
     status = TawaServiceStatus.model_validate({"phase": "Ready", "kopf": {"progress": {}}})
     assert status.phase.value == "Ready"
+
+
+@pytest.mark.parametrize("path", example_catalogs(), ids=lambda p: p.parent.name)
+def test_examples_render_as_their_golden_files(path: Path):
+    (component,) = read_catalog(path).components
+    service = render_service(component, environment="sandbox")
+    actual = yaml.safe_dump(service.manifest(), sort_keys=False)
+    golden = GOLDEN / f"example-{path.parent.name}.sandbox.yaml"
+    if os.environ.get("TAWA_UPDATE_GOLDEN"):
+        golden.write_text(actual, encoding="utf-8")
+    assert actual == golden.read_text(encoding="utf-8")
