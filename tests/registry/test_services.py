@@ -3,6 +3,9 @@ the running registry."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
 import pytest
 
 from tests.registry.conftest import service_body
@@ -182,8 +185,6 @@ def test_bad_names_and_environments_in_the_path(api) -> None:
 
 @pytest.mark.parametrize("key", [None, "wrong-key"])
 def test_every_endpoint_but_evaluate_needs_the_internal_key(registry, key) -> None:
-    import httpx
-
     headers = {"X-Internal-Key": key} if key else {}
     with httpx.Client(base_url=registry.url, headers=headers) as client:
         for method, path in [
@@ -199,3 +200,26 @@ def test_every_endpoint_but_evaluate_needs_the_internal_key(registry, key) -> No
             answer = client.request(method, path, json=service_body())
             assert answer.status_code == 401, (method, path)
         assert client.post("/v1/flags/x/evaluate", json={}).status_code == 200
+
+
+def test_racing_claims_for_one_route_leave_exactly_one_holder(api, registry, unique) -> None:
+
+    path = "/api/" + unique("race")
+    names = [unique("racer") for _ in range(8)]
+
+    def claim(name: str) -> httpx.Response:
+        with httpx.Client(base_url=registry.url, headers=registry.headers) as client:
+            body = service_body(routes=[{"path": path, "methods": ["GET"]}])
+            return client.put(f"/v1/services/sandbox/{name}", json=body)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(claim, names))
+    assert sorted(a.status_code for a in answers) == [200] + [409] * 7
+    winner = names[[a.status_code for a in answers].index(200)]
+    rows = [r for r in api.get("/v1/routes").json()["routes"] if r["path"] == path]
+    assert [r["service"] for r in rows] == [winner]
+
+
+def test_readiness_and_metrics(registry) -> None:
+    assert httpx.get(registry.url + "/readyz").json() == {"status": "ready"}
+    assert "registry_changes_published_total" in httpx.get(registry.url + "/metrics").text

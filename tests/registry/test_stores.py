@@ -3,6 +3,7 @@ against the running registry."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests.registry.conftest import service_body
@@ -52,8 +53,6 @@ def test_bad_config_is_refused(api, body) -> None:
 
 
 def test_flags_put_evaluate_delete(api, registry, unique) -> None:
-    import httpx
-
     name = unique("flag")
     body = {"enabled": True, "percentage": 50, "orgs": {"beta-org": True, "shy-org": False}}
     assert api.put(f"/v1/flags/{name}", json=body).status_code == 200
