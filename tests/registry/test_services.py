@@ -203,7 +203,6 @@ def test_every_endpoint_but_evaluate_needs_the_internal_key(registry, key) -> No
 
 
 def test_racing_claims_for_one_route_leave_exactly_one_holder(api, registry, unique) -> None:
-
     path = "/api/" + unique("race")
     names = [unique("racer") for _ in range(8)]
 
