@@ -350,16 +350,13 @@ class Ledger:
         if balances_after is not None:
             done["balancesAfter"] = balances_after
         with _store_errors():
-            final = self.entries.find_one_and_update(
-                {"_id": entry_id, "state": PENDING},
-                {"$set": done},
-                return_document=ReturnDocument.AFTER,
-            )
+            marked = self.entries.update_one({"_id": entry_id, "state": PENDING}, {"$set": done})
             self.wallets.update_one(
                 {"_id": entry["walletId"]}, {"$pull": {"pending": {"id": entry_id}}}
             )
-            if final is None:  # another settler finalised it first
-                final = self.entries.find_one({"_id": entry_id})
+            if marked.modified_count == 1 and "key" in entry:
+                return entry | done
+            final = self.entries.find_one({"_id": entry_id})  # another settler was first
         assert final is not None
         return dict(final)
 
