@@ -132,11 +132,7 @@ class DatabasesStep:
         user = creds.user_name(ctx.name, ctx.environment)
         data: dict[str, str] = {}
         for entry in entries:
-            known = (
-                None
-                if rotate or current is None
-                else creds.password_in(current.data.get(entry.key))
-            )
+            known = _issued_password(current, entry.key, rotate=rotate)
             password = known or creds.new_password()
             mongo_user = MongoUser(entry.database, user, "readWrite")
             if await asyncio.to_thread(
@@ -191,9 +187,7 @@ class DatabasesStep:
         )
         request = creds.rotation_request(ctx.annotations, "redis")
         rotate = current is not None and current.annotations.get(creds.ROTATED, "") != request
-        known = (
-            None if rotate or current is None else creds.password_in(current.data.get("REDIS_URL"))
-        )
+        known = _issued_password(current, "REDIS_URL", rotate=rotate)
         password = known or creds.new_password()
         fingerprint = user.fingerprint(db=settings.redis_db)
         rules_current = (
@@ -228,10 +222,12 @@ class DatabasesStep:
     async def _ensure_neo4j(self, ctx: StepContext, wanted: bool, report: Report) -> bool:
         name = creds.secret_name(ctx.name, "neo4j")
         uri = self._settings.neo4j_uri.get_secret_value()
-        if not wanted or not uri:
-            await self._store().delete(ctx.namespace, name)
-            return not wanted
         current = await self._store().read(ctx.namespace, name)
+        if not wanted or not uri:
+            if current is not None:
+                await self._store().delete(ctx.namespace, name)
+                report.changed = True
+            return not wanted
         data = {"NEO4J_URI": creds.without_credentials(uri)}
         await self._deliver(ctx, name, StoredSecret(data, {}), current, report)
         report.delivered.append("Neo4j (NEO4J_URI, shared server)")
@@ -310,6 +306,13 @@ def mongo_entries(ctx: StepContext) -> list[MongoEntry]:
             )
         entries.append(MongoEntry(name, creds.mongo_key(name, first=not entries)))
     return entries
+
+
+def _issued_password(current: StoredSecret | None, key: str, *, rotate: bool) -> str | None:
+    """The password issued before under ``key``, unless a new one is due."""
+    if rotate or current is None:
+        return None
+    return creds.password_in(current.data.get(key))
 
 
 def _recorded(secret: StoredSecret | None, annotation: str) -> set[str]:
