@@ -134,8 +134,18 @@ def request_reset(backend: Backend, email: str) -> None:
     except IdentityError:
         return
     user = backend.db["users"].find_one({"email": email})
-    if user is not None:
-        send_link(backend, kind="reset_password", email=email, bio_id=user["_id"])
+    if user is None or _too_many_resets(backend, email):
+        return
+    send_link(backend, kind="reset_password", email=email, bio_id=user["_id"])
+
+
+def _too_many_resets(backend: Backend, email: str) -> bool:
+    """At most five reset mails per account per hour (no mail bombing)."""
+    key = f"bio:reset-requests:{digest(email)}"
+    pipe = backend.redis.pipeline()
+    pipe.incr(key)
+    pipe.expire(key, 3600)
+    return int(pipe.execute()[0]) > 5
 
 
 def reset_password(backend: Backend, token: str, password: str) -> str:

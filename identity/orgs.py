@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from tawa.identity import accounts
-from tawa.identity.core import Backend, is_duplicate, now
+from tawa.identity.core import Backend, digest, is_duplicate, now
 from tawa.identity.errors import Conflict, IdentityError, NotAllowed, NotFound
 
 ROLES = ("owner", "admin", "developer", "viewer")
@@ -166,9 +166,11 @@ def invite(backend: Backend, *, org: dict[str, Any], inviter: str, email: str, r
 def accept_invitation(backend: Backend, *, token: str, bio_id: str) -> dict[str, Any]:
     """Join the org of an invitation sent to this user's email."""
     user = accounts.get_user(backend, bio_id)
-    record = accounts.consume(backend, token, kind="invitation")
-    if record["email"] != user["email"]:
+    # Check the addressee before spending the token, so a wrong account cannot burn it.
+    peek = backend.db["one_time"].find_one({"_id": digest(token), "kind": "invitation"})
+    if peek is not None and peek["email"] != user["email"]:
         raise NotAllowed("this invitation was sent to another email address")
+    record = accounts.consume(backend, token, kind="invitation")
     org = backend.db["orgs"].find_one({"_id": record["data"]["org_id"]})
     if org is None:
         raise NotFound("the org of this invitation no longer exists")

@@ -79,10 +79,11 @@ def authorize(request: Request) -> Response:
     except OAuthError as exc:
         return _error_page(request, exc)
 
-    session = session_of(request)
-    if session is None:
+    session = session_of(request, allow_mfa_pending=True)
+    if session is None or session.mfa_pending:
         target = f"/oauth/authorize?{urlencode(params)}"
-        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+        step = "/mfa" if session is not None else "/login"
+        return RedirectResponse(f"{step}?{urlencode({'next': target})}", status_code=303)
     if _has_consent(backend, session.bio_id, auth_request):
         return _redirect_code(
             backend, auth_request, bio_id=session.bio_id, auth_time=session.auth_time

@@ -169,6 +169,53 @@ def verify_email_page(request: Request, token: str = "") -> HTMLResponse:
     return _page(request, "message.html", title="Email confirmed", text="You can sign in now.")
 
 
+@router.get("/reset-password")
+def reset_page(request: Request, token: str = "") -> HTMLResponse:
+    # The token is only read here; it is spent by the POST, so link scanners
+    # that fetch the page do not burn it.
+    return _page(request, "reset.html", token=token[:256], error=None)
+
+
+@router.post("/reset-password")
+def reset(
+    request: Request,
+    token: str = Form(max_length=256),
+    password: str = Form(max_length=accounts.MAX_PASSWORD),
+) -> HTMLResponse:
+    backend = backend_of(request)
+    try:
+        bio_id = accounts.reset_password(backend, token, password)
+    except IdentityError as exc:
+        return _page(request, "reset.html", exc.status, token=token, error=exc.message)
+    sessions.end_all(backend, bio_id)
+    return _page(request, "message.html", title="Password changed", text="Sign in with it now.")
+
+
+@router.get("/invitations", response_model=None)
+def invitation_page(request: Request, token: str = "") -> Response:
+    session = session_of(request)
+    if session is None:
+        target = f"/invitations?{urlencode({'token': token[:256]})}"
+        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+    return _page(request, "invitation.html", token=token[:256], csrf=session.csrf)
+
+
+@router.post("/invitations", response_model=None)
+def accept_invitation(
+    request: Request, token: str = Form(max_length=256), csrf: str = Form(max_length=64)
+) -> Response:
+    session = session_of(request)
+    if session is None or not secrets.compare_digest(csrf, session.csrf):
+        return RedirectResponse("/login", status_code=303)
+    try:
+        org = orgs.accept_invitation(backend_of(request), token=token, bio_id=session.bio_id)
+    except IdentityError as exc:
+        return _page(
+            request, "message.html", exc.status, title="Invitation not valid", text=exc.message
+        )
+    return _page(request, "message.html", title=f"You joined {org['name']}", text="")
+
+
 def _set_login_csrf(request: Request, response: Response, csrf: str) -> None:
     response.set_cookie(
         LOGIN_CSRF,

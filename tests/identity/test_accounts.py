@@ -234,3 +234,44 @@ async def test_pages_render(env, page):
     answer = await env.http.get(page)
     assert answer.status_code == 200
     assert answer.headers["x-frame-options"] == "DENY"
+
+
+async def test_reset_page_spends_the_token_only_on_submit(env):
+    await make_user(env)
+    await env.http.post("/api/password-reset", json={"email": "ada@example.com"})
+    token = _token_of(env.outbox.messages[-1])
+    for _ in range(2):  # a link scanner fetching the page burns nothing
+        assert (await env.http.get(f"/reset-password?token={token}")).status_code == 200
+    new = "yet another passphrase"
+    done = await env.http.post("/reset-password", data={"token": token, "password": new})
+    assert done.status_code == 200
+    again = await env.http.post("/reset-password", data={"token": token, "password": new + "x"})
+    assert again.status_code == 400
+    assert (await login(env, password=new)).status_code == 303
+
+
+async def test_reset_mails_are_rate_limited_per_account(env):
+    await make_user(env)
+    for _ in range(8):
+        await env.http.post("/api/password-reset", json={"email": "ada@example.com"})
+    assert len(env.outbox.messages) == 5
+
+
+async def test_mfa_pages_complete_a_browser_login(env):
+    await make_user(env)
+    await login(env)
+    secret = (await env.http.post("/api/mfa/enrol")).json()["secret"]
+    totp = pyotp.TOTP(secret)
+    await env.http.post("/api/mfa/confirm", json={"code": totp.now()})
+    env.backend.redis.delete(*env.backend.redis.keys("bio:totp-used:*"))
+
+    step = await login(env)
+    assert step.headers["location"].startswith("/mfa?next=")
+    page = await env.http.get(step.headers["location"])
+    csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+    done = await env.http.post(
+        "/mfa", data={"code": totp.now(), "csrf": csrf, "next": "/account"}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == "/account"
+    assert (await env.http.get("/api/me")).status_code == 200

@@ -239,3 +239,20 @@ async def test_admin_member_without_a_password_needs_an_account(env):
     await env.admin("POST", "/admin/orgs", json={"slug": "acme"})
     answer = await env.admin("POST", "/admin/orgs/acme/members", json={"email": "x@example.com"})
     assert answer.status_code == 404
+
+
+async def test_invitation_page_flow(env):
+    await make_user(env)
+    await login(env)
+    await env.http.post("/api/orgs/acme/invitations", json={"email": "bob@example.com"})
+    token = parse_qs(urlsplit(env.outbox.messages[-1]["link"]).query)["token"][0]
+    await env.http.post("/api/logout")
+    await env.http.post("/api/register", json={"email": "bob@example.com", "password": PASSWORD})
+    first = await env.http.get(f"/invitations?token={token}")
+    assert first.status_code == 303  # sign in first
+    await login(env, email="bob@example.com")
+    page = await env.http.get(f"/invitations?token={token}")
+    csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+    joined = await env.http.post("/invitations", data={"token": token, "csrf": csrf})
+    assert joined.status_code == 200
+    assert "Acme" in joined.text
