@@ -45,7 +45,7 @@ def build_app(
         except redis.RedisError:
             return False
 
-    app = create_app("identity", title="Bio-ID", readiness=[redis_ready])
+    app = create_app("identity", title="Bio-ID", readiness=[redis_ready, backend.database_is_up])
     app.state.backend = backend
     app.state.templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 

@@ -50,11 +50,22 @@ class Backend:
         db["memberships"].create_index("bio_id")
         db["codes"].create_index("expires_at", expireAfterSeconds=0)
         db["refresh_tokens"].create_index("family")
+        db["refresh_tokens"].create_index("expires_at", expireAfterSeconds=0)
         db["issued"].create_index("family")
         db["issued"].create_index("expires_at", expireAfterSeconds=0)
         db["one_time"].create_index("expires_at", expireAfterSeconds=0)
         db["grants"].create_index([("consumer", 1), ("scope", 1)], unique=True)
         self.keys.ensure_active()
+        max_age = self.settings.signing_key_max_age_days * 86400
+        if max_age and self.keys.active_age() > max_age:
+            self.keys.rotate(retire_after=self.settings.access_token_ttl + 300)
+
+    def database_is_up(self) -> bool:
+        try:
+            self.db.command("ping")
+        except pymongo.errors.PyMongoError:
+            return False
+        return True
 
 
 def new_secret(nbytes: int = 32) -> str:

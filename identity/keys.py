@@ -45,6 +45,11 @@ class KeyStore:
             self._keys.insert_one(_new_key_document())
             self._cached = None
 
+    def active_age(self) -> float:
+        """Seconds since the newest active key was made."""
+        newest = self._keys.find_one({"status": "active"}, sort=[("created_at", -1)])
+        return time.time() - newest["created_at"] if newest else float("inf")
+
     def rotate(self, *, retire_after: float) -> str:
         """Make a new active key; the old one stays published for ``retire_after`` s."""
         document = _new_key_document()

@@ -230,6 +230,7 @@ def _user_tokens(
             "scope": scope,
             "status": "active",
             "exp": expires,
+            "expires_at": datetime.fromtimestamp(expires, UTC),
         }
     )
     return {

@@ -22,6 +22,8 @@ class IdentitySettings(CommonSettings):
     refresh_token_ttl: int = 30 * 24 * 3600
     code_ttl: int = 60
     key_cache_seconds: float = 30.0
+    signing_key_max_age_days: int = 90
+    """A start finding the signing key older than this rotates it (0: never)."""
 
     session_idle_seconds: int = 30 * 60
     session_absolute_seconds: int = 12 * 3600

@@ -307,3 +307,17 @@ async def test_consent_requires_the_session_csrf_token(env, ready):
         follow_redirects=False,
     )
     assert answer.status_code == 400
+
+
+async def test_an_old_signing_key_is_rotated_at_start(env):
+    env.backend.db["keys"].update_many({}, {"$inc": {"created_at": -91 * 86400}})
+    env.backend.prepare()
+    env.backend.keys._cached = None
+    statuses = sorted(k["status"] for k in env.backend.db["keys"].find())
+    assert statuses == ["active", "previous"]
+    env.backend.prepare()
+    assert env.backend.db["keys"].count_documents({}) == 2
+
+
+async def test_readiness_checks_redis_and_the_database(env):
+    assert (await env.http.get("/readyz")).status_code == 200
