@@ -282,7 +282,9 @@ class Gateway:
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
         )
         key = s.internal_key.get_secret_value()
-        wallet = WalletApi(self.session, url=s.wallet_url, internal_key=key)
+        wallet = WalletApi(
+            self.session, url=s.wallet_url, internal_key=key, timeout=s.wallet_timeout_seconds
+        )
         self.balances = Balances(wallet, refresh_seconds=s.balance_refresh_seconds)
         self.shipper = UsageShipper(
             wallet,

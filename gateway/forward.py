@@ -119,6 +119,11 @@ async def stream_answer(response: aiohttp.ClientResponse, send: Send, *, request
             "headers": downstream_headers(response.raw_headers, request_id=request_id),
         }
     )
-    async for chunk in response.content.iter_any():
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    # The last chunk carries more_body=False itself: a small answer is one body message.
+    content = response.content
+    while True:
+        chunk = await content.readany()
+        last = not chunk or content.at_eof()
+        await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+        if last:
+            return

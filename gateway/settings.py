@@ -32,6 +32,8 @@ class GatewaySettings(CommonSettings):
     usage_drain_seconds: float = 5.0
     """How long shutdown waits for buffered usage to reach the wallet."""
     balance_refresh_seconds: float = 10.0
+    wallet_timeout_seconds: float = 5.0
+    """Per call to the wallet; a batch that times out is resent (the wallet dedupes)."""
 
     def issuer(self) -> str:
         return (self.identity_issuer or self.identity_url).rstrip("/")

@@ -359,10 +359,7 @@ def raw_request(port: int, request: bytes, *, timeout: float = 5.0) -> tuple[int
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(request)
         data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
+        while chunk := sock.recv(65536):  # until the server closes (send Connection: close)
             data += chunk
     status_line = data.split(b"\r\n", 1)[0]
     return int(status_line.split(b" ")[1]), data
