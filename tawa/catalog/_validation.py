@@ -90,7 +90,7 @@ def validate(checker: Checker, draft: dict[str, Any]) -> TawaServiceSpec | None:
             path = SPEC_SOURCES.get(head, ("spec", head)) + loc[1:]
             checker.error(path, _message(error, loc), code="catalog-invalid-value")
         return None
-    return None if checker.failed else validated
+    return validated
 
 
 _NAME_FIELDS = {"name", "service", "owner"}

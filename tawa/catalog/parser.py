@@ -238,6 +238,14 @@ def _draft(
         checker.warn(("metadata", "tags"), "must be a list; ignored", code="catalog-type")
         del draft["tags"]
 
+    for key in rules.UNSUPPORTED_SPEC:
+        if key in spec:
+            checker.warn(
+                ("spec", key),
+                "shared databases are declared with spec.scopes in Tawa; ignored",
+                code="catalog-unsupported-field",
+                key=True,
+            )
     for key in rules.TAWA_SPEC:
         if key in spec and spec[key] is not None:
             draft[key] = pruned(checker, spec[key], TawaServiceSpec, key, ("spec", key))

@@ -296,3 +296,17 @@ def test_a_folder_means_its_catalog_info_file(tmp_path):
 
     (tmp_path / "catalog-info.yml").write_text(catalog(), encoding="utf-8")
     assert read_catalog(tmp_path).components[0].name == "my-svc"
+
+
+def test_rules_across_fields_still_run_when_a_backstage_rule_failed():
+    text = catalog(annotations="insureco.io/framework: worker", spec="routes:\n  - path: /x\n")
+    text = text.replace("type: service", "type: library")
+    assert {p.code for p in refusal(text).errors} == {
+        "catalog-not-deployable",
+        "catalog-worker-routes",
+    }
+
+
+def test_unpublished_shared_database_keys_are_reported_and_ignored():
+    result = parse_catalog(catalog(spec="consumesDatabase: {from: x}\n"))
+    assert [w.code for w in result.warnings] == ["catalog-unsupported-field"]
