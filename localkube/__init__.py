@@ -4,7 +4,8 @@ semantics real clients (kopf, kubectl, Helm, the ``kubernetes`` package) need.
 Run it with ``python -m tawa.localkube``.
 """
 
+from tawa.localkube.objects import Kind
 from tawa.localkube.server import LocalKube
-from tawa.localkube.store import Kind, Store
+from tawa.localkube.store import Store
 
 __all__ = ["Kind", "LocalKube", "Store"]

@@ -15,7 +15,7 @@ from typing import Any
 
 import kmock
 
-from tawa.localkube.store import Kind, Object
+from tawa.localkube.objects import Kind, Object
 
 CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
 _CRUD_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")

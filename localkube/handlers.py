@@ -23,8 +23,9 @@ from tawa.localkube.errors import (
     NotFound,
     UnsupportedMediaType,
 )
+from tawa.localkube.objects import Kind, Object, now
 from tawa.localkube.selectors import FieldSelector, Filter, LabelSelector
-from tawa.localkube.store import Kind, Object, Store, now
+from tawa.localkube.store import Store
 
 APPLY = "application/apply-patch+yaml"
 _PATCHERS = {

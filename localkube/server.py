@@ -23,7 +23,8 @@ from aiohttp import web
 
 from tawa.localkube import discovery, handlers, protobuf
 from tawa.localkube.errors import ApiError, MethodNotAllowed, NotFound
-from tawa.localkube.store import Event, Kind, Object, Store
+from tawa.localkube.objects import Kind, Object
+from tawa.localkube.store import Event, Store
 
 logger = logging.getLogger("tawa.localkube")
 

@@ -1,11 +1,10 @@
 """The objects of the local API and their history of changes.
 
 One in-memory store for every resource, keyed by ``(group, plural)`` so that
-all served versions of a type share their objects. It owns the semantics
-that clients rely on and that kmock's emulator leaves out: ``uid``,
-a global monotonic ``resourceVersion``, ``generation`` bumped on spec changes
-only, ``creationTimestamp``, optimistic concurrency (409 on a stale
-``resourceVersion``), the status subresource, and deletion behind finalizers.
+all served versions of a type share their objects. It gives clients what
+kmock's emulator leaves out: ``uid``, a global monotonic ``resourceVersion``,
+optimistic concurrency (409 on a stale ``resourceVersion``), and deletion
+behind finalizers; the per-object rules live in :mod:`tawa.localkube.objects`.
 
 Every change is appended to an event log that watches read from (see
 :mod:`tawa.localkube.watch`). Stored objects are never mutated in place: each
@@ -15,55 +14,32 @@ write makes a new dict, so events and answers can share them safely.
 from __future__ import annotations
 
 import asyncio
-import base64
 import bisect
 import copy
-import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from tawa.localkube.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound
+from tawa.localkube.errors import AlreadyExists, BadRequest, Conflict, NotFound
+from tawa.localkube.objects import (
+    NAMESPACES,
+    Kind,
+    Object,
+    ObjectKey,
+    TypeKey,
+    check_preconditions,
+    details,
+    merge_update,
+    name_for_create,
+    namespace_for_create,
+    normalise,
+    now,
+    object_key,
+    present,
+)
 from tawa.localkube.selectors import Filter
-
-Object = dict[str, Any]
-ObjectKey = tuple[str, str]  # (namespace or "", name)
-TypeKey = tuple[str, str]  # (group, plural)
-
-# Spec-less parts of an object: changing them does not bump the generation.
-_NOT_SPEC = ("metadata", "status", "apiVersion", "kind")
-# Metadata the server owns; clients cannot change it with an update.
-_SERVER_METADATA = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
-
-
-@dataclass(frozen=True)
-class Kind:
-    """A served resource, as resolved from a request URL."""
-
-    group: str
-    version: str
-    plural: str
-    kind: str
-    namespaced: bool
-    has_status: bool = False
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    @property
-    def key(self) -> TypeKey:
-        return (self.group, self.plural)
-
-    def describe(self, name: str) -> str:
-        qualified = f"{self.plural}.{self.group}" if self.group else self.plural
-        return f'{qualified} "{name}"'
-
-
-NAMESPACES = Kind("", "v1", "namespaces", "Namespace", namespaced=False, has_status=True)
 
 
 @dataclass(frozen=True)
@@ -75,14 +51,10 @@ class Event:
     old: Object | None = None
 
 
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class Store:
     """All objects, the global revision counter and the event log."""
 
-    def __init__(self, *, history: int = 10_000) -> None:
+    def __init__(self, *, history: int = 2048) -> None:
         self.revision = 0
         self.closed = False
         self.listeners: list[Callable[[Event], None]] = []
@@ -97,7 +69,7 @@ class Store:
     def get(self, kind: Kind, namespace: str | None, name: str) -> Object:
         obj = self._objects[kind.key].get((namespace or "", name))
         if obj is None:
-            raise NotFound(f"{kind.describe(name)} not found", details=_details(kind, name))
+            raise NotFound(f"{kind.describe(name)} not found", details=details(kind, name))
         return present(kind, obj)
 
     def select(self, kind: Kind, flt: Filter) -> list[Object]:
@@ -112,11 +84,11 @@ class Store:
     def create(self, kind: Kind, namespace: str | None, body: Object, *, dry_run: bool) -> Object:
         obj = copy.deepcopy(body)
         meta = obj.setdefault("metadata", {})
-        name = _name_for_create(kind, meta)
-        namespace = _namespace_for_create(kind, namespace, meta)
+        name = name_for_create(kind, meta)
+        namespace = namespace_for_create(kind, namespace, meta)
         if self.exists(kind, namespace, name):
             raise AlreadyExists(
-                f"{kind.describe(name)} already exists", details=_details(kind, name)
+                f"{kind.describe(name)} already exists", details=details(kind, name)
             )
         for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"):
             meta.pop(field, None)
@@ -124,7 +96,7 @@ class Store:
         if namespace is not None:
             meta["namespace"] = namespace
         obj.update(apiVersion=kind.api_version, kind=kind.kind)
-        _normalise(kind, obj)
+        normalise(kind, obj)
         if dry_run:
             return obj
         if namespace is not None:
@@ -151,9 +123,9 @@ class Store:
                 f"Operation cannot be fulfilled on {kind.describe(current['metadata']['name'])}: "
                 "the object has been modified; please apply your changes to the latest version "
                 "and try again",
-                details=_details(kind, current["metadata"]["name"]),
+                details=details(kind, current["metadata"]["name"]),
             )
-        new = _merge_update(kind, current, proposed, subresource=subresource)
+        new = merge_update(kind, current, proposed, subresource=subresource)
         if new == current or dry_run:
             return present(kind, new)
         return self._commit(kind.key, current, new)
@@ -168,7 +140,7 @@ class Store:
         dry_run: bool = False,
     ) -> Object:
         current = self.get(kind, namespace, name)
-        _check_preconditions(kind, current, preconditions or {})
+        check_preconditions(kind, current, preconditions or {})
         if dry_run:
             return current
         return self._delete_object(kind.key, current)
@@ -215,7 +187,7 @@ class Store:
             return self._remove(key, new)
         self.revision += 1
         meta["resourceVersion"] = str(self.revision)
-        self._objects[key][_object_key(new)] = new
+        self._objects[key][object_key(new)] = new
         self._record(Event(self.revision, key, "MODIFIED" if old else "ADDED", new, old))
         return new
 
@@ -231,7 +203,7 @@ class Store:
         return self._commit(key, current, new)
 
     def _remove(self, key: TypeKey, obj: Object) -> Object:
-        self._objects[key].pop(_object_key(obj), None)
+        self._objects[key].pop(object_key(obj), None)
         self.revision += 1
         gone = copy.deepcopy(obj)
         gone["metadata"]["resourceVersion"] = str(self.revision)
@@ -255,107 +227,3 @@ class Store:
     def _wake(self) -> None:
         signal, self._signal = self._signal, asyncio.Event()
         signal.set()
-
-
-def present(kind: Kind, obj: Object) -> Object:
-    """The object as seen through ``kind``'s version (types share objects)."""
-    if obj.get("apiVersion") == kind.api_version:
-        return obj
-    return {**obj, "apiVersion": kind.api_version}
-
-
-def _object_key(obj: Object) -> ObjectKey:
-    return (obj["metadata"].get("namespace") or "", obj["metadata"]["name"])
-
-
-def _details(kind: Kind, name: str) -> dict[str, Any]:
-    return {"name": name, "group": kind.group, "kind": kind.plural}
-
-
-def _name_for_create(kind: Kind, meta: dict[str, Any]) -> str:
-    name = meta.get("name")
-    if not name and meta.get("generateName"):
-        name = meta["generateName"] + secrets.token_hex(3)[:5]
-    if not name or not isinstance(name, str):
-        raise Invalid(
-            f"{kind.kind} is invalid: metadata.name: Required value: "
-            "name or generateName is required"
-        )
-    if "/" in name or "%" in name or len(name) > 253 or name in (".", ".."):
-        raise Invalid(f"{kind.kind} is invalid: metadata.name: Invalid value: {name!r}")
-    return name
-
-
-def _namespace_for_create(kind: Kind, namespace: str | None, meta: dict[str, Any]) -> str | None:
-    if not kind.namespaced:
-        meta.pop("namespace", None)
-        return None
-    declared = meta.get("namespace")
-    if namespace and declared and declared != namespace:
-        raise BadRequest(
-            "the namespace of the provided object does not match the namespace sent on the request"
-        )
-    return namespace or declared or "default"
-
-
-def _merge_update(
-    kind: Kind, current: Object, proposed: Object, *, subresource: str | None
-) -> Object:
-    if subresource == "status":
-        new = copy.deepcopy(current)
-        new.pop("status", None)
-        if proposed.get("status") is not None:
-            new["status"] = copy.deepcopy(proposed["status"])
-        return new
-    new = copy.deepcopy(proposed)
-    new.update(apiVersion=current["apiVersion"], kind=current["kind"])
-    if kind.has_status:
-        new.pop("status", None)
-        if "status" in current:
-            new["status"] = copy.deepcopy(current["status"])
-    meta = new.setdefault("metadata", {})
-    old_meta = current["metadata"]
-    for field in ("name", "namespace", "resourceVersion", *_SERVER_METADATA):
-        meta.pop(field, None)
-        if field in old_meta:
-            meta[field] = old_meta[field]
-    meta.setdefault("managedFields", old_meta.get("managedFields"))
-    if meta["managedFields"] is None:
-        del meta["managedFields"]
-    changed = _spec(current) != _spec(new)
-    meta["generation"] = old_meta.get("generation", 1) + (1 if changed else 0)
-    _normalise(kind, new)
-    return new
-
-
-def _spec(obj: Object) -> Object:
-    return {key: value for key, value in obj.items() if key not in _NOT_SPEC}
-
-
-def _normalise(kind: Kind, obj: Object) -> None:
-    """Server-side defaults: Secret ``stringData`` folds into ``data``,
-    namespaces are Active."""
-    if kind.key == ("", "secrets"):
-        obj["type"] = obj.get("type") or "Opaque"
-    if kind.key == ("", "secrets") and obj.get("stringData"):
-        data = obj.setdefault("data", {}) or {}
-        for key, value in obj.pop("stringData").items():
-            data[key] = base64.b64encode(str(value).encode()).decode()
-        obj["data"] = data
-    if kind.key == NAMESPACES.key:
-        obj.setdefault("spec", {"finalizers": ["kubernetes"]})
-        obj.setdefault("status", {"phase": "Active"})
-        obj["metadata"].setdefault("labels", {})
-        obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
-
-
-def _check_preconditions(kind: Kind, current: Object, preconditions: dict[str, Any]) -> None:
-    meta = current["metadata"]
-    for field in ("uid", "resourceVersion"):
-        wanted = preconditions.get(field)
-        if wanted and wanted != meta.get(field):
-            raise Conflict(
-                f"Precondition failed on {kind.describe(meta['name'])}: {field} in the "
-                f"precondition ({wanted}) does not match the object's ({meta.get(field)})",
-                details=_details(kind, meta["name"]),
-            )

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tawa.localkube.errors import BadRequest, Expired
+from tawa.localkube.objects import Kind, Object, present
 from tawa.localkube.selectors import Filter
-from tawa.localkube.store import Event, Kind, Object, Store, present
+from tawa.localkube.store import Event, Store
 
 WatchEvent = dict[str, Any]
 

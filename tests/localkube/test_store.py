@@ -8,8 +8,9 @@ import pytest
 
 from tawa.localkube import watch
 from tawa.localkube.errors import AlreadyExists, Conflict, NotFound
+from tawa.localkube.objects import Kind
 from tawa.localkube.selectors import Filter, LabelSelector
-from tawa.localkube.store import Kind, Store
+from tawa.localkube.store import Store
 
 WIDGETS = Kind("example.com", "v1", "widgets", "Widget", namespaced=True, has_status=True)
 CONFIG_MAPS = Kind("", "v1", "configmaps", "ConfigMap", namespaced=True)
