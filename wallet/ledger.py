@@ -242,7 +242,10 @@ class Ledger:
         with _store_errors(), contextlib.suppress(DuplicateKeyError):
             # Two concurrent upserts may both miss and race to insert; the loser
             # hits the unique index, and the winner's document is the one we want.
-            into.update_one(match, {"$setOnInsert": document}, upsert=True)
+            # The filter's fields are inserted from the filter itself; MongoDB refuses
+            # to have them set twice.
+            fresh = {k: v for k, v in document.items() if k not in match}
+            into.update_one(match, {"$setOnInsert": fresh}, upsert=True)
 
     def wallet(self, wallet_id: str) -> dict[str, Any]:
         with _store_errors():
@@ -421,21 +424,22 @@ class Ledger:
     def sweep(self) -> int:
         """Settle what crashed requests left behind; the number of entries settled."""
         cutoff = self.clock() - self.lease
-        settled = 0
+        settled: set[str] = set()
         with _store_errors():
             stale = self.entries.find({"state": PENDING, "createdAt": {"$lt": cutoff}})
-            parked = self.wallets.find({"pending.at": {"$lt": cutoff}})
         for entry in stale:
             self._settle(entry, wait=False)
-            settled += 1
+            settled.add(entry["_id"])
+        # Left: changes parked on a wallet whose entry was marked but never unparked.
+        with _store_errors():
+            parked = self.wallets.find({"pending.at": {"$lt": cutoff}})
         for wallet in parked:
             for record in wallet["pending"]:
                 if record["at"] < cutoff:
-                    self._finalize(
-                        {"_id": record["id"], "walletId": wallet["_id"]}, record["changes"]
-                    )
-                    settled += 1
-        return settled
+                    stub = {"_id": record["id"], "walletId": wallet["_id"]}
+                    self._finalize(stub, record["changes"])
+                    settled.add(record["id"])
+        return len(settled)
 
     def _entry_by_key(self, wallet_id: str, key: str) -> dict[str, Any] | None:
         with _store_errors():
