@@ -14,6 +14,9 @@ from tawa.operator.provisioning_settings import ProvisioningSettings
 from tawa.operator.step import StepContext
 from tawa.resource import TawaServiceSpec, namespace_for
 from tests.harness.cloudflare_fake import FakeCloudflare, cloudflare_fake
+from tests.operator_steps.recording_mongo import RecordingMongo
+
+__all__ = ["FakeSecrets", "RecordingMongo", "make_ctx", "make_spec"]
 
 
 def make_spec(name: str = "my-api", environment: str = "prod", **fields: Any) -> TawaServiceSpec:
@@ -80,42 +83,3 @@ class FakeSecrets:
 
     def data(self, namespace, name) -> dict[str, str]:
         return self.items[(namespace, name)].data
-
-
-class RecordingMongo:
-    """MongoDB's user management commands, recorded as sent and emulated in memory."""
-
-    def __init__(self) -> None:
-        self.commands: list[tuple[str, dict[str, Any]]] = []
-        self.users: dict[tuple[str, str], dict[str, Any]] = {}
-        self.dropped: list[str] = []
-
-    def command(self, database, document):
-        from pymongo.errors import OperationFailure
-
-        self.commands.append((database, dict(document)))
-        verb = next(iter(document))
-        name = document[verb]
-        if verb == "usersInfo":
-            user = self.users.get((database, name))
-            found = [{"user": name, "db": database, "roles": user["roles"]}] if user else []
-            return {"users": found, "ok": 1.0}
-        if verb == "createUser":
-            if (database, name) in self.users:
-                raise OperationFailure("User already exists", code=51003)
-            self.users[(database, name)] = {"pwd": document["pwd"], "roles": document["roles"]}
-        elif verb == "updateUser":
-            if (database, name) not in self.users:
-                raise OperationFailure("User not found", code=11)
-            self.users[(database, name)].update(
-                {k: document[k] for k in ("pwd", "roles") if k in document}
-            )
-        elif verb == "dropUser":
-            if self.users.pop((database, name), None) is None:
-                raise OperationFailure("User not found", code=11)
-        elif verb == "dropDatabase":
-            self.dropped.append(database)
-        return {"ok": 1.0}
-
-    def writes(self) -> list[tuple[str, dict[str, Any]]]:
-        return [(db, doc) for db, doc in self.commands if next(iter(doc)) != "usersInfo"]
