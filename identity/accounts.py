@@ -267,6 +267,11 @@ def confirm_mfa(backend: Backend, bio_id: str, code: str) -> list[str]:
 def check_second_factor(backend: Backend, bio_id: str, code: str) -> None:
     """Accept a current TOTP code or an unused recovery code (then spent)."""
     user = get_user(backend, bio_id)
+    if (
+        int(backend.redis.get(_failures_key(user["email"])) or 0)
+        >= backend.settings.lockout_failures
+    ):
+        raise LockedOut("the account is locked after repeated failures; try again later")
     mfa = user.get("mfa", {})
     code = code.strip().replace(" ", "")
     if mfa.get("enabled") and _totp_ok(backend, bio_id, mfa["secret"], code):

@@ -275,3 +275,19 @@ async def test_mfa_pages_complete_a_browser_login(env):
     assert done.status_code == 303
     assert done.headers["location"] == "/account"
     assert (await env.http.get("/api/me")).status_code == 200
+
+
+async def test_second_factor_guessing_hits_the_lockout(env):
+    await make_user(env)
+    await login(env)
+    secret = (await env.http.post("/api/mfa/enrol")).json()["secret"]
+    await env.http.post("/api/mfa/confirm", json={"code": pyotp.TOTP(secret).now()})
+    await env.http.post("/api/login", json={"email": "ada@example.com", "password": PASSWORD})
+    statuses = set()
+    for n in range(env.backend.settings.lockout_failures + 2):
+        answer = await env.http.post("/api/mfa/verify", json={"code": f"{n:06d}"})
+        statuses.add(answer.status_code)
+    assert 429 in statuses
+    env.backend.redis.delete(*env.backend.redis.keys("bio:totp-used:*"))
+    refused = await env.http.post("/api/mfa/verify", json={"code": pyotp.TOTP(secret).now()})
+    assert refused.status_code == 429
