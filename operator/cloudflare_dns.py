@@ -88,12 +88,12 @@ class CloudflareDns:
 
     async def zone_named(self, name: str) -> Zone | None:
         if name not in self._zones:
-            found = await self._call(lambda: _collect(self._sdk.zones.list(name=name)))
+            found = await self._call(lambda: _collect(self._sdk.zones.list(name=name), 20))
             self._zones[name] = next((Zone(z.id, z.name) for z in found if z.name == name), None)
         return self._zones[name]
 
     async def zones(self) -> list[Zone]:
-        found = await self._call(lambda: _collect(self._sdk.zones.list(per_page=50)))
+        found = await self._call(lambda: _collect(self._sdk.zones.list(per_page=50), 50))
         return [Zone(z.id, z.name) for z in found]
 
     async def records(
@@ -111,7 +111,7 @@ class CloudflareDns:
             filters["type"] = type
         if content is not None:
             filters["content"] = {"exact": content}
-        found = await self._call(lambda: _collect(self._sdk.dns.records.list(**filters)))
+        found = await self._call(lambda: _collect(self._sdk.dns.records.list(**filters), PER_PAGE))
         return [_record(r) for r in found]
 
     async def create(
@@ -158,8 +158,14 @@ class CloudflareDns:
                 raise DnsError(f"Cloudflare is unreachable: {type(error).__name__}.") from error
 
 
-async def _collect(pages: Any) -> list[Any]:
-    return [item async for item in pages]
+async def _collect(pages: Any, per_page: int) -> list[Any]:
+    """Every item of a listing; a short page is the last one (no empty page fetched)."""
+    page = await pages
+    items = list(page.result or [])
+    while len(page.result or []) >= per_page and page.has_next_page():
+        page = await page.get_next_page()
+        items.extend(page.result or [])
+    return items
 
 
 def _record(raw: Any) -> DnsRecord:

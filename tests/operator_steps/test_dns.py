@@ -200,3 +200,19 @@ async def test_without_a_token_the_step_is_skipped():
 
     assert (outcome.ok, outcome.reason) == (True, "Skipped")
     assert "TAWA_CLOUDFLARE_API_TOKEN" in outcome.message
+
+
+async def test_listing_reads_every_page_and_no_empty_one(cloudflare):
+    zone_id = cloudflare.add_zone("big.example")
+    for index in range(230):
+        cloudflare.add_record(zone_id, name=f"h{index}.big.example", type="A", content="192.0.2.1")
+    dns = CloudflareDns(cloudflare.token, base_url=cloudflare.base_url)
+    cloudflare.reset_calls()
+
+    zone = await dns.zone_named("big.example")
+    found = await dns.records(zone)
+    await dns.close()
+
+    assert len(found) == 230
+    pages = [c.query.get("page", "1") for c in cloudflare.calls if "dns_records" in c.path]
+    assert pages == ["1", "2", "3"]
