@@ -104,7 +104,7 @@ class Balances:
             if spendable is not None:
                 self._known[org] = (time.monotonic(), spendable)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            log.warning("Could not read the balance of org %s: %s", org, exc)
+            log.warning("Could not read the balance of org %s: %s", org, _reason(exc))
         finally:
             self._pending.discard(org)
 
@@ -207,7 +207,9 @@ class UsageShipper:
         except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
             self._buffer.extendleft(reversed(batch))
             metrics.USAGE_SHIP_FAILURES.inc()
-            log.warning("Shipping %d usage events failed; will retry: %s", len(batch), exc)
+            log.warning(
+                "Shipping %d usage events failed (%s); will retry.", len(batch), _reason(exc)
+            )
             return False
         finally:
             self._in_flight = 0
@@ -236,3 +238,7 @@ class UsageShipper:
                 self.balances.mark_empty(event.org)
             elif status == "invalid":
                 log.error("The wallet refused usage event %s of org %s.", event.id, event.org)
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

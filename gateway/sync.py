@@ -120,7 +120,11 @@ class RouteSync:
             await self.catch_up()
         except (RegistryUnavailable, aiohttp.ClientError, TimeoutError, ValueError) as exc:
             metrics.ROUTE_SYNC_FAILURES.labels("registry").inc()
-            log.warning("Catching up with the registry (%s) failed: %s", reason, exc)
+            log.warning(
+                "Catching up with the registry (%s) failed: %s",
+                reason,
+                str(exc) or type(exc).__name__,
+            )
 
     async def _load(self) -> None:
         status, body = await self._get(f"/v1/routes?environment={self.environment}")

@@ -218,7 +218,10 @@ class Issuer(Server):
             "email": "ada@example.com",
             "orgSlug": "acme",
             "orgId": "org-acme",
-            "orgs": ["acme", "globex"],
+            "orgs": [
+                {"orgSlug": "acme", "orgId": "org-acme", "roles": ["member"]},
+                {"orgSlug": "globex", "orgId": "org-globex", "roles": ["billing"]},
+            ],
             "roles": ["member"],
             "permissions": {"scopes": ["orders:read"]},
             "userType": "user",
