@@ -4,6 +4,7 @@ reuse revokes the family, client authentication, revocation, introspection."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -321,3 +322,10 @@ async def test_an_old_signing_key_is_rotated_at_start(env):
 
 async def test_readiness_checks_redis_and_the_database(env):
     assert (await env.http.get("/readyz")).status_code == 200
+
+
+async def test_racing_exchanges_of_one_code_give_one_token_at_most(env, ready):
+    verifier, challenge = pkce()
+    code = await get_code(env, challenge)
+    answers = await asyncio.gather(*(exchange(env, ready, code, verifier) for _ in range(6)))
+    assert sorted(a.status_code for a in answers).count(200) <= 1
