@@ -57,8 +57,12 @@ def main() -> None:
         command = [sys.executable, "-m", "tawa.cli.main", "preflight", str(args.path)]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
 
+    def startup() -> None:
+        subprocess.run([sys.executable, "-c", "import tawa.cli.main"], check=True)
+
     figures = {
         "tawa preflight, new process (with start)": timed(process, args.runs),
+        "  of which: start-up, importing the CLI": timed(startup, args.runs),
         "tawa preflight (command, with report)": timed(cli, args.runs),
         "tawa.catalog.read_catalog (parser)": timed(lambda: read_catalog(args.path), args.runs),
         "yaml.safe_load_all (pure Python)": timed(
