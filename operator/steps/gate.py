@@ -1,0 +1,126 @@
+"""The deploy gate: an org must hold three months of hosting gas to deploy.
+
+First step of the pipeline, before anything is provisioned (reference 4.5):
+the wallet's reserve check for the service's tier must pass. The platform's
+own services (``TAWA_PLATFORM_SERVICES``) skip it. The gate fails open: if the
+wallet cannot be reached the deploy goes on and the ``GateChecked`` condition
+says so. A short reserve is a temporary error with a long delay, so the
+service deploys on its own a minute after the org buys the missing tokens.
+
+The reserve is checked, not held (see :mod:`tawa.wallet.reports`). A
+generation the gate admitted stays admitted: the drift timer re-runs every
+step, and a wallet spent down by hosting must not stop drift repair of a
+service that is already running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+import kopf
+
+from tawa.clients.wallet import (
+    Reserve,
+    WalletClient,
+    WalletClientError,
+    WalletNotFound,
+    WalletUnreachable,
+    wallet_id,
+)
+from tawa.operator.settings import OperatorSettings
+from tawa.operator.step import Outcome, StepContext
+from tawa.tiers import DEPLOY_GATE_MONTHS
+
+SHORT_RESERVE_DELAY = 60.0
+"""Seconds between checks while the reserve is short: soon after a purchase, yet quiet."""
+CHECKED = "ReserveCovered"
+UNREACHABLE = "WalletUnreachable"
+
+
+class DeployGate:
+    name: ClassVar[str] = "gate"
+    condition: ClassVar[str] = "GateChecked"
+
+    def __init__(
+        self,
+        settings: OperatorSettings,
+        *,
+        wallet: Callable[[], WalletClient] | None = None,
+        delay: float = SHORT_RESERVE_DELAY,
+    ) -> None:
+        self.settings = settings
+        self.delay = delay
+        self._wallet = wallet or self._default_wallet
+
+    def _default_wallet(self) -> WalletClient:
+        key = self.settings.internal_key.get_secret_value()
+        return WalletClient(self.settings.wallet_url, internal_key=key, timeout=5.0, retries=1)
+
+    async def ensure(self, ctx: StepContext) -> Outcome:
+        if self.settings.is_platform_service(ctx.name):
+            return Outcome(True, "Skipped", f"{ctx.name} is a platform service: no deploy gate.")
+        admitted = _admitted(ctx)
+        if admitted is not None:
+            return admitted
+
+        org, tier = ctx.spec.owner, ctx.spec.tier.value
+        try:
+            reserve = await self._reserve(org, tier)
+        except WalletUnreachable as exc:
+            ctx.logger.warning(f"Deploy gate of {ctx.namespace}/{ctx.name}: {exc.message}")
+            return Outcome(
+                True,
+                UNREACHABLE,
+                f"The wallet could not be reached, so the {tier} reserve of org {org} was not "
+                "checked; deploying anyway (the gate fails open) and checking again later.",
+            )
+        except WalletClientError as exc:
+            raise kopf.TemporaryError(
+                f"The wallet refused the reserve check ({exc.code}: {exc.message}).",
+                delay=self.settings.retry_delay,
+            ) from exc
+        if not reserve.passes:
+            raise kopf.TemporaryError(_short_message(org, tier, reserve), delay=self.delay)
+        return Outcome(
+            True,
+            CHECKED,
+            f"Org {org} holds {reserve.available:,} tokens, covering the {reserve.required:,} "
+            f"a {tier} service needs for {reserve.months} months of hosting.",
+        )
+
+    async def _reserve(self, org: str, tier: str) -> Reserve:
+        async with self._wallet() as wallet:
+            try:
+                return await wallet.reserve(wallet_id(org), tier=tier, months=DEPLOY_GATE_MONTHS)
+            except WalletNotFound:
+                # Orgs get their wallet at registration; one deployed by kubectl
+                # before registering gets it here, with the same intro grant.
+                await wallet.ensure_wallet(org)
+                return await wallet.reserve(wallet_id(org), tier=tier, months=DEPLOY_GATE_MONTHS)
+
+    async def remove(self, ctx: StepContext) -> None:
+        return None  # the gate provisions nothing
+
+
+def _admitted(ctx: StepContext) -> Outcome | None:
+    """The earlier verdict if this generation already passed the reserve check."""
+    for condition in ctx.status.get("conditions") or []:
+        if (
+            condition.get("type") == DeployGate.condition
+            and condition.get("status") == "True"
+            and condition.get("reason") == CHECKED
+            and condition.get("observedGeneration") == ctx.generation
+        ):
+            return Outcome(True, CHECKED, str(condition.get("message", "")))
+    return None
+
+
+def _short_message(org: str, tier: str, reserve: Reserve) -> str:
+    return (
+        f"Org {org} holds {reserve.available:,} tokens but a {tier} service needs "
+        f"{reserve.required:,} ({reserve.months} months of hosting): {reserve.missing:,} tokens "
+        f"are missing, so it is not deployed. Buy them with `tawa wallet buy {reserve.missing} "
+        f"--org {org}` or choose a smaller tier; the deploy continues on its own once they are "
+        "there."
+    )
