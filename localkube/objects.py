@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -135,7 +136,9 @@ def _spec(obj: Object) -> Object:
 
 def normalise(kind: Kind, obj: Object) -> None:
     """Server-side defaults: Secret ``stringData`` folds into ``data``,
-    namespaces are Active."""
+    namespaces are Active, Services get a cluster IP."""
+    if kind.key == ("", "services"):
+        _allocate_cluster_ip(obj)
     if kind.key == ("", "secrets"):
         obj["type"] = obj.get("type") or "Opaque"
     if kind.key == ("", "secrets") and obj.get("stringData"):
@@ -148,6 +151,23 @@ def normalise(kind: Kind, obj: Object) -> None:
         obj.setdefault("status", {"phase": "Active"})
         obj["metadata"].setdefault("labels", {})
         obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+
+
+def _allocate_cluster_ip(service: Object) -> None:
+    """A stable address per service in 10.96.0.0/16; a load balancer gets
+    the loopback address (nothing routes either)."""
+    spec = service.setdefault("spec", {})
+    spec.setdefault("type", "ClusterIP")
+    if spec["type"] == "ExternalName":
+        return
+    if not spec.get("clusterIP"):
+        meta = service["metadata"]
+        digest = hashlib.sha256(f"{meta.get('namespace')}/{meta['name']}".encode()).digest()
+        spec["clusterIP"] = f"10.96.{digest[0]}.{max(digest[1], 1)}"
+    spec.setdefault("clusterIPs", [spec["clusterIP"]])
+    if spec["type"] == "LoadBalancer":
+        ingress = [{"ip": "127.0.0.1"}]
+        service.setdefault("status", {}).setdefault("loadBalancer", {"ingress": ingress})
 
 
 def check_preconditions(kind: Kind, current: Object, preconditions: dict[str, Any]) -> None:

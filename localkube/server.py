@@ -21,7 +21,7 @@ import attrs
 import kmock
 from aiohttp import web
 
-from tawa.localkube import discovery, handlers, protobuf
+from tawa.localkube import controllers, discovery, handlers, protobuf
 from tawa.localkube.errors import ApiError, MethodNotAllowed, NotFound
 from tawa.localkube.objects import Kind, Object
 from tawa.localkube.store import Event, Store
@@ -77,11 +77,14 @@ class LocalKube(kmock.KubernetesScaffold):
     """The request handler; serve it with ``kmock.Server(handler, ...)``."""
 
     store: Store = attrs.field(factory=Store)
+    rollouts_complete: bool = True  # play the deployment controller (see controllers.py)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         self.resources.load_bundled()
         self.store.listeners.append(self._follow_crds)
+        if self.rollouts_complete:
+            controllers.Rollouts(self.store)
         for namespace in _BUILTIN_NAMESPACES:
             self.store.ensure_namespace(namespace)
 

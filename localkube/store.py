@@ -212,7 +212,23 @@ class Store:
             for other in self.types():
                 if other != NAMESPACES.key:
                     self.delete_all(other, namespace=obj["metadata"]["name"], force=False)
+        self._collect_dependents(obj["metadata"].get("uid"))
         return gone
+
+    def _collect_dependents(self, owner_uid: str | None) -> None:
+        """Background garbage collection: objects whose last owner is gone go too."""
+        for key in self.types():
+            for obj in list(self._objects[key].values()):
+                references = obj["metadata"].get("ownerReferences") or []
+                remaining = [ref for ref in references if ref.get("uid") != owner_uid]
+                if len(remaining) == len(references):
+                    continue
+                if remaining:
+                    new = copy.deepcopy(obj)
+                    new["metadata"]["ownerReferences"] = remaining
+                    self._commit(key, obj, new)
+                else:
+                    self._delete_object(key, obj)
 
     def _record(self, event: Event) -> None:
         self._events.append(event)

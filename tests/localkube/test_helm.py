@@ -72,8 +72,19 @@ def helm(kube, *args: str) -> subprocess.CompletedProcess[str]:
 def test_install_upgrade_history_and_uninstall(localkube, chart, namespace):
     target = f"{namespace}-app"
 
-    helm(localkube, "install", "shop", str(chart), "-n", target, "--create-namespace")
-    helm(localkube, "upgrade", "shop", str(chart), "-n", target, "--set", "message=bye,replicas=2")
+    wait = ("--wait", "--timeout", "20s")  # rollouts complete at once (controllers.py)
+    helm(localkube, "install", "shop", str(chart), "-n", target, "--create-namespace", *wait)
+    helm(
+        localkube,
+        "upgrade",
+        "shop",
+        str(chart),
+        "-n",
+        target,
+        "--set",
+        "message=bye,replicas=2",
+        *wait,
+    )
     history = json.loads(helm(localkube, "history", "shop", "-n", target, "-o", "json").stdout)
     values = helm(localkube, "get", "values", "shop", "-n", target, "-o", "json").stdout
     deployment = json.loads(
@@ -91,6 +102,6 @@ def test_install_upgrade_history_and_uninstall(localkube, chart, namespace):
     ]
     assert len(release_secrets.stdout.split()) == 2
 
-    helm(localkube, "uninstall", "shop", "-n", target)
-    left = kubectl(localkube, "get", "deploy,svc,cm,secrets", "-n", target, "-o", "name")
+    helm(localkube, "uninstall", "shop", "-n", target, "--wait")
+    left = kubectl(localkube, "get", "deploy,rs,svc,cm,secrets", "-n", target, "-o", "name")
     assert left.stdout == ""

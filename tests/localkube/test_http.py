@@ -161,3 +161,39 @@ def test_delete_collection_by_label(http, base):
     http.delete(base, params={"labelSelector": "drop=yes"})
 
     assert [i["metadata"]["name"] for i in http.get(base).json()["items"]] == ["b"]
+
+
+def test_deployments_roll_out_at_once_and_their_replica_sets_are_collected(http, namespace):
+    base = f"/apis/apps/v1/namespaces/{namespace}"
+    template = {
+        "metadata": {"labels": {"app": "d"}},
+        "spec": {"containers": [{"name": "c", "image": "i:1"}]},
+    }
+    spec = {"replicas": 2, "selector": {"matchLabels": {"app": "d"}}, "template": template}
+    http.post(f"{base}/deployments", json={"metadata": {"name": "d"}, "spec": spec})
+    template["spec"]["containers"][0]["image"] = "i:2"
+    http.patch(f"{base}/deployments/d", headers=MERGE, json={"spec": {"template": template}})
+
+    deployment = http.get(f"{base}/deployments/d").json()
+    replica_sets = http.get(f"{base}/replicasets", params={"labelSelector": "app=d"}).json()[
+        "items"
+    ]
+    http.delete(f"{base}/deployments/d")
+
+    conditions = {c["type"]: c["status"] for c in deployment["status"]["conditions"]}
+    assert conditions["Available"] == "True"
+    assert deployment["status"]["observedGeneration"] == deployment["metadata"]["generation"] == 2
+    assert deployment["status"]["readyReplicas"] == 2
+    assert sorted(rs["spec"]["replicas"] for rs in replica_sets) == [0, 2]
+    assert http.get(f"{base}/replicasets").json()["items"] == []
+
+
+def test_services_get_a_stable_cluster_ip(http, namespace):
+    services = f"/api/v1/namespaces/{namespace}/services"
+    created = http.post(
+        services, json={"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}
+    )
+    patched = http.patch(f"{services}/s", headers=MERGE, json={"metadata": {"labels": {"a": "b"}}})
+
+    assert created.json()["spec"]["clusterIP"].startswith("10.96.")
+    assert patched.json()["spec"]["clusterIP"] == created.json()["spec"]["clusterIP"]
