@@ -47,7 +47,6 @@ def main(argv: list[str] | None = None) -> None:
     kopf.run(
         standalone=settings.standalone,
         priority=args.priority,
-        peering_name=settings.peering_name,
         clusterwide=not args.namespace,
         namespaces=args.namespace,
         liveness_endpoint=args.liveness,

@@ -32,6 +32,8 @@ class StatusBook:
         self._stored = self.dump()
 
     def dump(self) -> dict[str, Any]:
+        # Ready reads best last, after the steps it sums up.
+        self.status.conditions.sort(key=lambda c: c.type == READY)
         return self.status.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     def changes(self) -> dict[str, Any] | None:

@@ -56,7 +56,12 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.watching.client_timeout = ours.watch_client_timeout
     settings.queueing.worker_limit = ours.worker_limit
     settings.posting.level = logging.INFO
+    settings.posting.loggers = True  # per-object log lines become Events
+    logging.getLogger("kopf.objects").addFilter(_quiet_drift_ticks)
+    # Peering elects one active operator when its CRD exists; without it (a
+    # bare local API) every operator runs rather than all of them pausing.
     settings.peering.name = ours.peering_name
+    settings.peering.mandatory = False
     settings.peering.standalone = ours.standalone
     settings.persistence.finalizer = FINALIZER
     settings.execution.max_workers = max(4, ours.helm_concurrency * 2)
@@ -65,6 +70,14 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         steps=pipeline.load(ours),
         kube=connect(ours.kubeconfig),
     )
+
+
+def _quiet_drift_ticks(record: logging.LogRecord) -> bool:
+    """Keep kopf's "timer succeeded" lines out of Events: a tick that repaired
+    nothing must cost no API write."""
+    if record.getMessage().startswith("Timer 'repair_drift' succeeded"):
+        record.k8s_skip = True
+    return True
 
 
 def _runtime(memo: kopf.Memo) -> Runtime:

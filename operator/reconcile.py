@@ -151,7 +151,10 @@ async def _run_step(
         raise
     except kopf.TemporaryError as exc:
         delay = exc.delay or settings.retry_delay
-        _wait(book, condition, reason="Waiting", message=f"{exc} Retrying in {delay:.0f}s.")
+        message = str(exc)
+        if "retry" not in message.lower():
+            message += f" Retrying in {delay:.0f}s."
+        _wait(book, condition, reason="Waiting", message=message)
         await flush()
         raise
     except Exception as exc:

@@ -164,10 +164,11 @@ class ReleaseStep:
         ctx.facts["upstream"] = (
             f"http://{ctx.name}.{ctx.namespace}.svc.cluster.local:{ctx.spec.port}"
         )
-        state = "released" if changed else "up to date"
+        # The same words whether or not this run upgraded: a drift check that
+        # changed nothing must not rewrite the condition.
         return Outcome(
             ok=True,
             reason="Released",
-            message=f"Release {ctx.name} revision {release.revision} is {state}.",
+            message=f"Release {ctx.name} is at revision {release.revision}.",
             changed=changed,
         )
