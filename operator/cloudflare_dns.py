@@ -47,6 +47,8 @@ class DnsRecord:
     content: str
     proxied: bool = False
     ttl: float = 1
+    created_on: str = ""
+    """ISO 8601 as Cloudflare writes it; orders claims made in a race."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +178,7 @@ def _record(raw: Any) -> DnsRecord:
         content=raw.content or "",
         proxied=bool(getattr(raw, "proxied", False)),
         ttl=float(raw.ttl or 1),
+        created_on=str(getattr(raw, "created_on", "") or ""),
     )
 
 

@@ -32,6 +32,7 @@ from tawa.operator.step import Outcome, StepContext
 from tawa.resource import hostname_for
 
 MARKER_PREFIX = "_tawa-owner."
+OWNER_PREFIX = "tawa-owner="
 ADDRESS_TYPES = frozenset({"A", "AAAA", "CNAME"})
 _ERROR_DELAY = 30.0
 
@@ -66,7 +67,7 @@ class Report:
 
 
 def owner_value(ctx: StepContext) -> str:
-    return f"tawa-owner={ctx.namespace}/{ctx.name}"
+    return f"{OWNER_PREFIX}{ctx.namespace}/{ctx.name}"
 
 
 def environment_host(ctx: StepContext, settings: ProvisioningSettings) -> str:
@@ -199,10 +200,20 @@ async def _ensure_host(
 ) -> None:
     markers = await dns.records(zone, name=MARKER_PREFIX + host, type="TXT")
     present = [r for r in await dns.records(zone, name=host) if r.type in ADDRESS_TYPES]
-    if not any(_unquote(m.content) == owner for m in markers):
-        holder = _holder(host, markers, present)
-        if holder is not None:
-            report.taken.append(holder)
+    claims = _claims(markers)
+    if claims and _unquote(claims[0].content) != owner:
+        # Another service claimed the name first (perhaps in a race with us):
+        # give way, and take back a later claim of ours.
+        for claim in claims[1:]:
+            if _unquote(claim.content) == owner:
+                await dns.delete(zone, claim)
+                report.changed = True
+        holder = _unquote(claims[0].content).removeprefix(OWNER_PREFIX)
+        report.taken.append(f"{host} belongs to the Tawa service {holder}")
+        return
+    if not claims:
+        if present:
+            report.taken.append(_foreign(host, present[0]))
             return
         # Claim the name before pointing it anywhere: a crash in between leaves
         # a claim we recognise, never a record we would refuse to touch.
@@ -238,28 +249,31 @@ async def _release_hosts(dns: CloudflareDns, zone: Zone, owner: str, *, keep: se
         host = marker.name.removeprefix(MARKER_PREFIX)
         if not marker.name.startswith(MARKER_PREFIX) or host in keep:
             continue
-        for record in await dns.records(zone, name=host):
-            if record.type in ADDRESS_TYPES:
-                await dns.delete(zone, record)
+        if await _first_claim(dns, zone, marker.name) == owner:
+            for record in await dns.records(zone, name=host):
+                if record.type in ADDRESS_TYPES:
+                    await dns.delete(zone, record)
         await dns.delete(zone, marker)  # the claim goes last, as it came first
         changed = True
     return changed
 
 
-def _holder(host: str, markers: list[DnsRecord], present: list[DnsRecord]) -> str | None:
-    """Who holds ``host`` if not us: another service's marker, or unmarked records."""
-    for marker in markers:
-        claimed = _unquote(marker.content)
-        if claimed.startswith("tawa-owner="):
-            service = claimed.removeprefix("tawa-owner=")
-            return f"{host} belongs to the Tawa service {service}"
-    if present:
-        record = present[0]
-        return (
-            f"{host} holds a {record.type} record to {record.content} that Tawa did not "
-            "create; delete it in Cloudflare to let Tawa manage the name"
-        )
-    return None
+def _claims(markers: list[DnsRecord]) -> list[DnsRecord]:
+    """Ownership markers, oldest first: the oldest one holds the name."""
+    found = (m for m in markers if _unquote(m.content).startswith(OWNER_PREFIX))
+    return sorted(found, key=lambda m: (m.created_on, m.id))
+
+
+async def _first_claim(dns: CloudflareDns, zone: Zone, marker_name: str) -> str | None:
+    claims = _claims(await dns.records(zone, name=marker_name, type="TXT"))
+    return _unquote(claims[0].content) if claims else None
+
+
+def _foreign(host: str, record: DnsRecord) -> str:
+    return (
+        f"{host} holds a {record.type} record to {record.content} that Tawa did not "
+        "create; delete it in Cloudflare to let Tawa manage the name"
+    )
 
 
 def _same(record: DnsRecord, target: Target) -> bool:

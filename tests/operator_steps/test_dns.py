@@ -216,3 +216,33 @@ async def test_listing_reads_every_page_and_no_empty_one(cloudflare):
     assert len(found) == 230
     pages = [c.query.get("page", "1") for c in cloudflare.calls if "dns_records" in c.path]
     assert pages == ["1", "2", "3"]
+
+
+async def test_of_two_racing_claims_the_first_wins(cloudflare, dns_settings):
+    zone = cloudflare.add_zone("tawa.insureco.io")
+    first = cloudflare.add_record(zone, name=MARKER, type="TXT", content='"tawa-owner=rival/rival"')
+    cloudflare.add_record(zone, name=MARKER, type="TXT", content=OWNER)
+    cloudflare.add_record(zone, name=HOST, type="CNAME", content="ingress.tawa.insureco.io")
+
+    outcome = await step_for(dns_settings).ensure(make_ctx(make_spec()))
+
+    assert outcome.reason == "HostnameTaken"
+    assert "rival/rival" in outcome.message
+    assert [r["id"] for r in cloudflare.records(zone, name=MARKER)] == [first["id"]]
+    assert "CNAME" in by_type(cloudflare, zone, HOST)
+
+
+async def test_a_losing_claim_is_removed_without_touching_the_winners_record(
+    cloudflare, dns_settings
+):
+    zone = cloudflare.add_zone("tawa.insureco.io")
+    cloudflare.add_record(zone, name=MARKER, type="TXT", content='"tawa-owner=rival/rival"')
+    cloudflare.add_record(zone, name=MARKER, type="TXT", content=OWNER)
+    cloudflare.add_record(zone, name=HOST, type="CNAME", content="ingress.tawa.insureco.io")
+
+    await step_for(dns_settings).remove(make_ctx(make_spec()))
+
+    assert [r["content"] for r in cloudflare.records(zone, name=MARKER)] == [
+        '"tawa-owner=rival/rival"'
+    ]
+    assert "CNAME" in by_type(cloudflare, zone, HOST)
