@@ -224,3 +224,31 @@ async def test_neo4j_is_delivered_only_where_a_server_is_configured(neo4j_uri, o
         assert secrets.data(NS, "my-api-db-neo4j") == {"NEO4J_URI": "bolt://graph.internal:7687"}
     else:
         assert "TAWA_NEO4J_URI" in outcome.message
+
+
+class UnreachableMongo(RecordingMongo):
+    def command(self, database, document):
+        from pymongo.errors import ServerSelectionTimeoutError
+
+        raise ServerSelectionTimeoutError("db.internal:27017: timed out")
+
+
+async def test_an_unreachable_server_is_waited_for_without_leaking_the_password():
+    with pytest.raises(kopf.TemporaryError) as raised:
+        await step(FakeSecrets(), UnreachableMongo()).ensure(make_ctx(mongo_spec()))
+
+    assert "MongoDB is unreachable" in str(raised.value)
+    assert raised.value.delay == 30
+
+
+async def test_an_unreachable_redis_is_waited_for():
+    from tawa.operator.redis_acl import RedisAcl
+    from tests.harness.redis_server import free_port
+
+    acl = RedisAcl.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    step_ = DatabasesStep(ProvisioningSettings(), secrets=FakeSecrets(), redis=acl,
+                          grants=grants_of())  # fmt: skip
+
+    with pytest.raises(kopf.TemporaryError, match="Redis refused ACL"):
+        await step_.ensure(make_ctx(make_spec(databases=[{"type": "redis"}])))
+    await acl.close()

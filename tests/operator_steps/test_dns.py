@@ -246,3 +246,14 @@ async def test_a_losing_claim_is_removed_without_touching_the_winners_record(
         '"tawa-owner=rival/rival"'
     ]
     assert "CNAME" in by_type(cloudflare, zone, HOST)
+
+
+async def test_a_cloudflare_failure_is_a_temporary_error_naming_it(cloudflare, dns_settings):
+    cloudflare.add_zone("tawa.insureco.io")
+    cloudflare.fail_next(500, retry_after=None)
+
+    with pytest.raises(kopf.TemporaryError) as raised:
+        await step_for(dns_settings).ensure(make_ctx(make_spec()))
+
+    assert "Cloudflare answered 500" in str(raised.value)
+    assert cloudflare.token not in str(raised.value)
