@@ -119,7 +119,9 @@ class RedisAcl:
             if batch:
                 removed += await self._client.unlink(*batch)
         except RedisError as error:
-            raise RedisUnavailable(f"Redis failed while removing keys: {error}") from error
+            raise RedisUnavailable(
+                f"Redis failed while removing keys: {type(error).__name__}."
+            ) from error
         return removed
 
     async def _save(self) -> None:
@@ -138,7 +140,7 @@ class RedisAcl:
         except RedisError as error:
             # The message of an ACL SETUSER error may echo its arguments.
             verb = " ".join(str(part) for part in command[:1])
-            raise RedisUnavailable(f"Redis refused {verb}: {type(error).__name__}.") from error
+            raise RedisUnavailable(f"Redis failed on {verb}: {type(error).__name__}.") from error
 
 
 def _decoded(raw: Any) -> dict[str, Any]:
