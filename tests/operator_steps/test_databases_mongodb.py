@@ -249,6 +249,6 @@ async def test_an_unreachable_redis_is_waited_for():
     step_ = DatabasesStep(ProvisioningSettings(), secrets=FakeSecrets(), redis=acl,
                           grants=grants_of())  # fmt: skip
 
-    with pytest.raises(kopf.TemporaryError, match="Redis failed on ACL GETUSER: ConnectionError"):
+    with pytest.raises(kopf.TemporaryError, match="Redis failed on ACL SETUSER: ConnectionError"):
         await step_.ensure(make_ctx(make_spec(databases=[{"type": "redis"}])))
     await acl.close()
