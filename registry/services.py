@@ -9,12 +9,14 @@ Two services of one environment cannot claim the same path with an
 overlapping method. Each claimed ``(environment, method, path)`` is its own
 document whose ``_id`` is that triple, so MongoDB's unique ``_id`` refuses a
 second claimant even across registry replicas; within one process the change
-log's lock also orders writers.
+log's lock also orders writers. A claim left behind by a write that died
+between claiming and storing its record (its service does not route it) is
+taken over once it is a minute old, so it cannot block a path forever.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -29,6 +31,7 @@ router = APIRouter(prefix="/v1", tags=["services"])
 NamePath = Path(pattern=NAME_PATTERN, max_length=63)
 _COMPARED = ("owner", "tier", "upstream", "healthPath", "routes", "metadata")
 _HIDDEN = ("_id",)
+_ORPHAN_AGE = timedelta(seconds=60)
 
 
 def _key(environment: str, name: str) -> str:
@@ -69,7 +72,9 @@ def _store(
         return existing, None
 
     # Claim every new (method, path) before writing, so a conflict changes nothing.
-    stale = _claim_routes(registry, environment, name, fields["routes"])
+    held = _claims(environment, existing["routes"] if existing else [])
+    wanted = _claims(environment, fields["routes"])
+    _claim(registry, environment, name, {k: v for k, v in wanted.items() if k not in held})
 
     entry = registry.record(
         kind="service",
@@ -91,39 +96,71 @@ def _store(
         "updatedAt": now,
     }
     services.replace_one({"_id": doc["_id"]}, doc, upsert=True)
-    registry.db["claims"].delete_many({"_id": {"$in": sorted(stale)}})
+    _release(registry, name, set(held) - set(wanted))
     return doc, entry
 
 
-def _claim_routes(
-    registry: Registry, environment: str, name: str, routes: list[dict[str, Any]]
-) -> set[str]:
-    """Claim the routes' (method, path) pairs; return the service's claims now unused."""
-    claims = registry.db["claims"]
-    wanted = {
+def _claims(environment: str, routes: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
+    """Claim ids of ``routes``, each with its (method, path)."""
+    return {
         f"{environment} {method} {route['path']}": (method, route["path"])
         for route in routes
         for method in route["methods"]
     }
-    held = {doc["_id"] for doc in claims.find({"environment": environment, "service": name})}
+
+
+def _claim(
+    registry: Registry, environment: str, name: str, wanted: dict[str, tuple[str, str]]
+) -> None:
+    """Insert a claim per key; on the first one held elsewhere undo ours and refuse."""
     taken: list[str] = []
-    for key in sorted(set(wanted) - held):
-        try:
-            claims.insert_one({"_id": key, "environment": environment, "service": name})
+    for key in sorted(wanted):
+        holder = _take(registry, key, environment=environment, name=name)
+        if holder is None:
             taken.append(key)
-        except DuplicateKeyError:
-            holder = claims.find_one({"_id": key})
-            if holder is not None and holder["service"] == name:
-                continue
-            claims.delete_many({"_id": {"$in": taken}})
-            method, path = wanted[key]
-            other = holder["service"] if holder else "another service"
-            raise RouteConflict(
-                f"{method} {path} in {environment} is already routed to service {other!r}; "
-                f"choose another path, or remove the route from {other!r} first",
-                details={"method": method, "path": path, "service": other},
-            ) from None
-    return held - set(wanted)
+            continue
+        _release(registry, name, set(taken))
+        method, path = wanted[key]
+        raise RouteConflict(
+            f"{method} {path} in {environment} is already routed to service {holder!r}; "
+            f"choose another path, or remove the route from {holder!r} first",
+            details={"method": method, "path": path, "service": holder},
+        )
+
+
+def _take(registry: Registry, key: str, *, environment: str, name: str) -> str | None:
+    """Claim ``key`` for ``name``; the service holding it instead, or ``None``."""
+    claims = registry.db["claims"]
+    now = datetime.now(UTC)
+    claim = {"_id": key, "environment": environment, "service": name, "claimedAt": now}
+    try:
+        claims.insert_one(claim)
+        return None
+    except DuplicateKeyError:
+        holder = claims.find_one({"_id": key}) or {}
+    other = str(holder.get("service", "another service"))
+    if other == name:
+        return None
+    # A claim whose service's record does not route it is left over from a write
+    # that died half-way; once it is clearly not a write in flight, take it over.
+    claimed_at = holder.get("claimedAt")
+    if claimed_at is None or now - claimed_at < _ORPHAN_AGE or _routes(registry, key, other):
+        return other
+    taken = claims.replace_one({"_id": key, "service": other}, claim)
+    return None if taken.matched_count else other
+
+
+def _routes(registry: Registry, key: str, service: str) -> bool:
+    environment, method, path = key.split(" ", 2)
+    record = registry.db["services"].find_one({"_id": _key(environment, service)}) or {}
+    return any(
+        route["path"] == path and method in route["methods"] for route in record.get("routes", [])
+    )
+
+
+def _release(registry: Registry, name: str, keys: set[str]) -> None:
+    if keys:
+        registry.db["claims"].delete_many({"_id": {"$in": sorted(keys)}, "service": name})
 
 
 @router.get("/services/{environment}/{name}")
@@ -157,10 +194,10 @@ def delete_service(
 ) -> dict[str, Any]:
     """Remove a record and free its routes."""
     with registry.changes.lock:
-        result = registry.db["services"].delete_one({"_id": _key(environment.value, name)})
-        if result.deleted_count == 0:
+        record = registry.db["services"].find_one_and_delete({"_id": _key(environment.value, name)})
+        if record is None:
             raise NotFound(f"service {name!r} is not registered in {environment.value}")
-        registry.db["claims"].delete_many({"environment": environment.value, "service": name})
+        _release(registry, name, set(_claims(environment.value, record["routes"])))
         entry = registry.record(
             kind="service", op="delete", service=name, environment=environment.value
         )

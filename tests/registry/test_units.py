@@ -59,7 +59,7 @@ def test_evaluation_order(flag, org, subject, expected) -> None:
 
 @pytest.fixture
 def log() -> ChangeLog:
-    return ChangeLog(mongo_client("memory://")["t"], retention=3)
+    return ChangeLog(mongo_client("memory://")["t"], retention=3, prune_every=1)
 
 
 def _write(log: ChangeLog, count: int) -> None:
@@ -95,3 +95,34 @@ def test_changes_filter_by_kind(log: ChangeLog) -> None:
     version, changes = log.since(0, kind="service")
     assert version == 2
     assert [c["kind"] for c in changes] == ["service"]
+
+
+def _claims_db():
+    from types import SimpleNamespace
+
+    return SimpleNamespace(db=mongo_client("memory://")["t"])
+
+
+@pytest.mark.parametrize(
+    ("age", "routed", "holder"),
+    [
+        (3600, False, None),  # an old orphan is taken over
+        (1, False, "ghost"),  # a young one may be a write in flight
+        (3600, True, "ghost"),  # a claim its service routes is never taken
+    ],
+)
+def test_left_over_claims_are_taken_over_only_when_safe(age, routed, holder) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tawa.registry.services import _take
+
+    registry = _claims_db()
+    key = "sandbox GET /api/x"
+    at = datetime.now(UTC) - timedelta(seconds=age)
+    registry.db["claims"].insert_one({"_id": key, "service": "ghost", "claimedAt": at})
+    if routed:
+        routes = [{"path": "/api/x", "methods": ["GET"]}]
+        registry.db["services"].insert_one({"_id": "sandbox/ghost", "routes": routes})
+    assert _take(registry, key, environment="sandbox", name="me") == holder
+    expected = "me" if holder is None else "ghost"
+    assert registry.db["claims"].find_one({"_id": key})["service"] == expected
