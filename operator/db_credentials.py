@@ -99,6 +99,19 @@ def password_in(uri: str | None) -> str | None:
     return unquote(password) if password else None
 
 
+def issued_mongo_password(uris: list[str], *, user: str, database: str) -> str | None:
+    """The password of ``user`` on ``database`` among connection strings issued before."""
+    for uri in uris:
+        try:
+            parts = urlsplit(uri)
+            username = unquote(parts.username or "")
+        except ValueError:
+            continue
+        if parts.scheme == "mongodb" and username == user and parts.path == f"/{database}":
+            return password_in(uri)
+    return None
+
+
 def without_credentials(uri: str) -> str:
     """``uri`` with any ``user:password@`` removed."""
     parts = urlsplit(uri)

@@ -132,7 +132,11 @@ class DatabasesStep:
         user = creds.user_name(ctx.name, ctx.environment)
         data: dict[str, str] = {}
         for entry in entries:
-            known = _issued_password(current, entry.key, rotate=rotate)
+            # By database, not by key: a key may now name another database.
+            known = None
+            if current is not None and not rotate:
+                issued = list(current.data.values())
+                known = creds.issued_mongo_password(issued, user=user, database=entry.database)
             password = known or creds.new_password()
             mongo_user = MongoUser(entry.database, user, "readWrite")
             if await asyncio.to_thread(

@@ -252,3 +252,15 @@ async def test_an_unreachable_redis_is_waited_for():
     with pytest.raises(kopf.TemporaryError, match="Redis failed on ACL SETUSER: ConnectionError"):
         await step_.ensure(make_ctx(make_spec(databases=[{"type": "redis"}])))
     await acl.close()
+
+
+async def test_a_database_moving_to_another_key_keeps_its_password():
+    secrets, mongo = FakeSecrets(), RecordingMongo()
+    await step(secrets, mongo).ensure(make_ctx(mongo_spec({}, {"name": "audit-log"})))
+    audit = password_of(secrets.data(NS, "my-api-db-mongodb")["AUDIT_LOG_MONGODB_URI"])
+
+    await step(secrets, mongo).ensure(make_ctx(mongo_spec({"name": "audit-log"})))
+
+    uri = secrets.data(NS, "my-api-db-mongodb")["MONGODB_URI"]
+    assert uri.endswith("/audit-log")
+    assert password_of(uri) == audit == mongo.users[("audit-log", "my-api-prod")]["pwd"]
