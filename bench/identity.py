@@ -44,6 +44,22 @@ def bare_signing(count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
+def in_process_grant(redis_url: str, count: int) -> float:
+    """The client-credentials grant without HTTP: lookup, passport, signing, record."""
+    from tawa.identity import clients, oauth
+    from tawa.identity.app import build_backend
+
+    backend = build_backend(IdentitySettings(redis_url=redis_url, internal_key=KEY))
+    _client, secret = clients.ensure_client(backend, "inproc-sandbox", redirect_uris=[], scopes=[])
+    assert secret is not None
+    started = time.perf_counter()
+    for _ in range(count):
+        found = clients.authenticate(backend, "inproc-sandbox", secret)
+        assert found is not None
+        oauth.client_credentials(backend, found, scope=None)
+    return count / (time.perf_counter() - started)
+
+
 def bare_argon2(hasher: PasswordHasher, count: int) -> float:
     stored = hasher.hash(PASSWORD)
     started = time.perf_counter()
@@ -138,6 +154,7 @@ def main() -> None:
         redis_server() as redis,
         identity_server(redis.url, internal_key=KEY, env=service_env) as server,
     ):
+        grants_per_s = in_process_grant(redis.url, 300)
         tokens_per_s, logins_per_s = asyncio.run(
             service_figures(
                 server.url, tokens=args.tokens, logins=args.logins, concurrency=args.concurrency
@@ -150,6 +167,7 @@ def main() -> None:
     rows = [
         ("bare RS256 JWT signing (1 thread)", signing),
         ("bare argon2id verify (1 thread)", verifying),
+        ("client-credentials grant (no HTTP)", grants_per_s),
         ("client-credentials tokens (service)", tokens_per_s),
         ("password logins (service)", logins_per_s),
     ]
