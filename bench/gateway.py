@@ -138,7 +138,20 @@ uvicorn.run(Gateway(settings), host="127.0.0.1", port=int(sys.argv[1]), http=sys
 
 def start_gateway(env: dict[str, str], log: Path, *, http: str, loop: str) -> tuple[Any, str]:
     port = free_port()
-    if (http, loop) == ("httptools", "uvloop"):
+    if http == "granian":
+        args = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--no-ws"]
+        args += [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            loop,
+            "--log-level",
+            "warning",
+        ]
+        args += ["tawa.gateway.app:from_environment"]
+    elif (http, loop) == ("httptools", "uvloop"):
         args = [sys.executable, "-m", "tawa.gateway", "--port", str(port)]
     else:
         args = [sys.executable, "-c", GATEWAY_LAUNCHER, str(port), http, loop]
@@ -305,13 +318,20 @@ def measure_all(
 ) -> list[tuple[str, dict[str, float]]]:
     up_port, reg_port = free_port(), free_port()
     upstream = f"http://127.0.0.1:{up_port}"
-    env = {"BENCH_JWKS": str(workdir / "jwks.json"), "TAWA_LOG_LEVEL": "WARNING"}
+    env = {
+        "BENCH_JWKS": str(workdir / "jwks.json"),
+        "TAWA_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+    }
     processes.append(
         spawn([sys.executable, __file__, "--serve-upstream", str(up_port)], env, workdir / "up.log")
     )
     wait_ready(upstream + "/health", processes[-1])
 
-    common = {"TAWA_INTERNAL_KEY": KEY, "TAWA_REDIS_URL": redis_url, "TAWA_LOG_LEVEL": "WARNING"}
+    common = {
+        "TAWA_INTERNAL_KEY": KEY,
+        "TAWA_REDIS_URL": redis_url,
+        "TAWA_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+    }
     processes.append(
         spawn(
             [sys.executable, "-m", "tawa.registry", "--port", str(reg_port)],
@@ -353,7 +373,7 @@ def measure_all(
     stop(gateway)
 
     if args.servers:
-        for http, loop in (("h11", "asyncio"), ("httptools", "asyncio")):
+        for http, loop in (("h11", "asyncio"), ("httptools", "asyncio"), ("granian", "uvloop")):
             gateway, url = start_gateway(gateway_env, workdir / "gw.log", http=http, loop=loop)
             processes.append(gateway)
             name = f"gateway, no auth ({http}+{loop})"

@@ -1,32 +1,59 @@
-"""``python -m tawa.gateway [--host H] [--port P] [--workers N]``: run Janus.
+"""``python -m tawa.gateway [--host H] [--port P] [--server S] [--workers N]``: run Janus.
 
-uvicorn with its httptools parser and the uvloop event loop, the fastest pair
-measured (see ``bench/gateway.py`` and the report on issue 6).
+Two ASGI servers are supported; ``bench/gateway.py --servers`` measures them
+with the gateway in front of the same upstream. ``granian`` (a Rust HTTP
+server, uvloop for the Python side) is the default; ``uvicorn`` (httptools
+parser, uvloop) is the fallback. Every worker process holds its own route
+table, token cache and usage buffer: the gateway keeps no shared state.
 """
 
 from __future__ import annotations
 
 import argparse
 
-import uvicorn
-
-from tawa import logs
-from tawa.gateway.app import Gateway
-from tawa.gateway.settings import GatewaySettings
+SERVERS = ("granian", "uvicorn")
+FACTORY = "tawa.gateway.app:from_environment"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tawa.gateway", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
+    parser.add_argument("--server", choices=SERVERS, default="granian")
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.server == "granian":
+        _granian(args.host, args.port, workers=args.workers)
+    else:
+        _uvicorn(args.host, args.port, workers=args.workers)
 
-    settings = GatewaySettings()
-    logs.configure("gateway", level=settings.log_level, json_lines=settings.log_json)
+
+def _granian(host: str, port: int, *, workers: int) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+
+    Granian(
+        FACTORY,
+        factory=True,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        loop=Loops.uvloop,
+        workers=workers,
+        websockets=False,
+        log_enabled=False,
+    ).serve()
+
+
+def _uvicorn(host: str, port: int, *, workers: int) -> None:
+    import uvicorn
+
     uvicorn.run(
-        Gateway(settings),
-        host=args.host,
-        port=args.port,
+        FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
         loop="uvloop",
         http="httptools",
         lifespan="on",

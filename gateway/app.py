@@ -28,6 +28,7 @@ import aiohttp
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from yarl import URL
 
+from tawa import logs
 from tawa.errors import TawaError
 from tawa.gateway import metrics
 from tawa.gateway.auth import Authenticator, Identity, Verifier, bearer_token
@@ -401,3 +402,10 @@ def _log_access(call: Call, elapsed: float) -> None:
             }
         },
     )
+
+
+def from_environment() -> Gateway:
+    """The gateway configured from ``TAWA_*``, logging set up: the factory servers import."""
+    settings = GatewaySettings()
+    logs.configure("gateway", level=settings.log_level, json_lines=settings.log_json)
+    return Gateway(settings)
