@@ -24,11 +24,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tawa.operator import db_credentials as creds
 from tawa.operator.kube_secrets import SecretStore, StoredSecret
-from tawa.operator.mongo_users import MongoCommands, MongoUser, drop_user, ensure_user
+from tawa.operator.mongo_users import MongoCommands, MongoUser, Role, drop_user, ensure_user
 from tawa.operator.provisioning_settings import ProvisioningSettings
 from tawa.operator.redis_acl import RedisAcl, RedisUser
 from tawa.operator.registry_reads import Grant, RegistryUnavailable, approved_grants
@@ -44,6 +45,25 @@ _SUPPORTED = {DatabaseType.MONGODB.value, DatabaseType.REDIS.value}
 
 async def registry_grants(ctx: StepContext, settings: ProvisioningSettings) -> list[Grant]:
     return await approved_grants(settings, consumer=ctx.name, environment=ctx.environment)
+
+
+@dataclass(frozen=True, slots=True)
+class _Credential:
+    """The user of one grant, as this reconcile issues it."""
+
+    grant: Grant
+    user: str
+    password: str
+    is_new: bool
+    """No password was issued before (or a rotation is due): set this one."""
+    key: str
+    """The environment variable of the connection string."""
+    before: dict[str, Any] | None
+    """What the Secret recorded of this grant last time."""
+
+    @property
+    def read_only(self) -> bool:
+        return self.grant.access == Access.READ_ONLY.value
 
 
 def grant_key(grant: Grant) -> str:
@@ -124,55 +144,70 @@ class Grants:
         report: creds.Report,
     ) -> dict[str, Any] | None:
         """Make the user of one grant; add its keys to ``data``; its record, or ``None``."""
-        key = grant_key(grant)
-        before = recorded.get(key)
-        uri_key = _uri_key(grant, data)
+        before = recorded.get(grant_key(grant))
         known = None
         if current is not None and before is not None and not rotate:
             known = creds.password_in(current.data.get(before[1].get("env", "")))
-        password = known or creds.new_password()
-        user = creds.grant_user_name(ctx.name, ctx.environment, grant.owner)
-        read_only = grant.access == Access.READ_ONLY.value
-
+        credential = _Credential(
+            grant=grant,
+            user=creds.grant_user_name(ctx.name, ctx.environment, grant.owner),
+            password=known or creds.new_password(),
+            is_new=known is None,
+            key=_uri_key(grant, data),
+            before=before[1] if before else None,
+        )
         if grant.resource == DatabaseType.MONGODB.value:
-            if self._mongo is None:
-                report.notes.append(f"grant from {grant.owner}: MongoDB is not configured here")
-                return None
-            database = grant.database or creds.user_name(grant.owner, ctx.environment)
-            mongo_user = MongoUser(database, user, "read" if read_only else "readWrite")
-            if await asyncio.to_thread(
-                ensure_user,
-                self._mongo,
-                mongo_user,
-                password=password,
-                reset_password=known is None,
-            ):
-                report.changed = True
-            data[uri_key] = creds.mongo_uri(
-                user, password, host=self._settings.mongodb_host, database=database,
-                options=self._settings.mongodb_options,
-            )  # fmt: skip
-            report.delivered.append(
-                f"{grant.access} grant on {grant.owner}'s {database} ({uri_key})"
-            )
-            return {**_record(grant), "env": uri_key}
+            return await self._mongo_grant(ctx, credential, data, report)
+        return await self._redis_grant(ctx, credential, data, report)
 
+    async def _mongo_grant(
+        self, ctx: StepContext, credential: _Credential, data: dict[str, str], report: creds.Report
+    ) -> dict[str, Any] | None:
+        grant, settings = credential.grant, self._settings
+        if self._mongo is None:
+            report.notes.append(f"grant from {grant.owner}: MongoDB is not configured here")
+            return None
+        database = grant.database or creds.user_name(grant.owner, ctx.environment)
+        role: Role = "read" if credential.read_only else "readWrite"
+        user = MongoUser(database, credential.user, role)
+        if await asyncio.to_thread(
+            ensure_user, self._mongo, user,
+            password=credential.password, reset_password=credential.is_new,
+        ):  # fmt: skip
+            report.changed = True
+        data[credential.key] = creds.mongo_uri(
+            credential.user, credential.password, host=settings.mongodb_host,
+            database=database, options=settings.mongodb_options,
+        )  # fmt: skip
+        report.delivered.append(
+            f"{grant.access} grant on {grant.owner}'s {database} ({credential.key})"
+        )
+        return {**_record(grant), "env": credential.key}
+
+    async def _redis_grant(
+        self, ctx: StepContext, credential: _Credential, data: dict[str, str], report: creds.Report
+    ) -> dict[str, Any] | None:
+        grant, settings = credential.grant, self._settings
         if self._redis is None:
             report.notes.append(f"grant from {grant.owner}: Redis is not configured here")
             return None
         prefix = creds.key_prefix(grant.owner, ctx.environment)
-        redis_user = RedisUser(user, prefix, read_only=read_only)
-        fingerprint = redis_user.fingerprint(db=self._settings.redis_db)
-        same_rules = before is not None and before[1].get("rules") == fingerprint
-        if not (known and same_rules and await self._redis.matches(redis_user, password)):
-            await self._redis.ensure(redis_user, password)
+        user = RedisUser(credential.user, prefix, read_only=credential.read_only)
+        fingerprint = user.fingerprint(db=settings.redis_db)
+        unchanged = (
+            not credential.is_new
+            and (credential.before or {}).get("rules") == fingerprint
+            and await self._redis.matches(user, credential.password)
+        )
+        if not unchanged:
+            await self._redis.ensure(user, credential.password)
             report.changed = True
-        data[uri_key] = creds.redis_url(
-            user, password, host=self._settings.redis_host, db=self._settings.redis_db
+        data[credential.key] = creds.redis_url(
+            credential.user, credential.password, host=settings.redis_host, db=settings.redis_db
         )
         data[env_var_name(grant.owner, "REDIS_KEY_PREFIX")] = prefix
-        report.delivered.append(f"{grant.access} grant on {grant.owner}'s Redis ({uri_key})")
-        return {**_record(grant), "env": uri_key, "rules": fingerprint}
+        report.delivered.append(f"{grant.access} grant on {grant.owner}'s Redis ({credential.key})")
+        return {**_record(grant), "env": credential.key, "rules": fingerprint}
 
     async def _drop(self, ctx: StepContext, grant: Grant) -> None:
         user = creds.grant_user_name(ctx.name, ctx.environment, grant.owner)
