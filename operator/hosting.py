@@ -136,9 +136,8 @@ def _is_billable(
     status: Mapping[str, Any],
     settings: OperatorSettings,
 ) -> bool:
-    if body["metadata"].get("deletionTimestamp") or settings.is_platform_service(
-        spec.get("name", "")
-    ):
+    meta = body["metadata"]
+    if meta.get("deletionTimestamp") or settings.is_platform_service(meta["name"]):
         return False
     if int(spec.get("replicas", 1)) == 0:
         return False
