@@ -20,7 +20,7 @@ from pathlib import Path
 
 import kmock
 
-from tawa.localkube import kubeconfig
+from tawa.localkube import kubeconfig, state
 from tawa.localkube.server import LocalKube
 
 logger = logging.getLogger("tawa.localkube")
@@ -47,17 +47,25 @@ async def serve(arguments: argparse.Namespace) -> None:
         loop.add_signal_handler(signum, stop.set)
 
     handler = LocalKube()
+    folder = arguments.state_dir
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        state.restore(handler, folder)
     async with handler, kmock.Server(handler, host=arguments.host, port=arguments.port) as server:
         url = f"http://{arguments.host}:{server.port}"
-        state_dir = arguments.state_dir or Path(tempfile.mkdtemp(prefix="tawa-localkube-"))
-        path = kubeconfig.write(arguments.kubeconfig or state_dir / "kubeconfig", url)
+        kubeconfig_dir = folder or Path(tempfile.mkdtemp(prefix="tawa-localkube-"))
+        path = kubeconfig.write(arguments.kubeconfig or kubeconfig_dir / "kubeconfig", url)
         print(f"kubeconfig: {path}", flush=True)
         print(f"server: {url}", flush=True)
         logger.info("The local Kubernetes API serves %s.", url)
+        keeper = asyncio.create_task(state.keep(handler, folder)) if folder else None
         await stop.wait()
 
         # Open watches would hold the shutdown until their clients leave.
         handler.store.close()
+        if keeper is not None:
+            keeper.cancel()
+            state.save(handler, folder)
         logger.info("The local Kubernetes API is stopping.")
 
 

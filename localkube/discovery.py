@@ -18,6 +18,7 @@ import kmock
 from tawa.localkube.objects import Kind, Object
 
 CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
+CRDS_V1 = ("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 _CRUD_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 _VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
 

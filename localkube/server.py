@@ -24,6 +24,7 @@ from aiohttp import web
 from tawa.localkube import controllers, discovery, handlers, protobuf
 from tawa.localkube.errors import ApiError, MethodNotAllowed, NotFound
 from tawa.localkube.objects import Kind, Object
+from tawa.localkube.selectors import Filter
 from tawa.localkube.store import Event, Store
 
 logger = logging.getLogger("tawa.localkube")
@@ -87,6 +88,14 @@ class LocalKube(kmock.KubernetesScaffold):
             controllers.Rollouts(self.store)
         for namespace in _BUILTIN_NAMESPACES:
             self.store.ensure_namespace(namespace)
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load saved objects and serve the custom types among them again."""
+        self.store.load(state)
+        crds = discovery.resolve(self.resources, *discovery.CRDS_V1)
+        assert crds is not None  # bundled
+        for crd in self.store.select(crds, Filter()):
+            discovery.register_crd(self.resources, crd)
 
     async def __call__(self, raw: web.BaseRequest) -> web.StreamResponse:
         started = time.monotonic()

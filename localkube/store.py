@@ -160,6 +160,25 @@ class Store:
     def types(self) -> list[TypeKey]:
         return [key for key, objects in self._objects.items() if objects]
 
+    # Saving and restoring (``--state-dir``).
+
+    def dump(self) -> dict[str, Any]:
+        objects = [
+            {"group": group, "plural": plural, "object": obj}
+            for (group, plural), by_key in self._objects.items()
+            for obj in by_key.values()
+        ]
+        return {"revision": self.revision, "objects": objects}
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Replace everything by a dump; watches from before it get a 410."""
+        self._objects.clear()
+        for entry in state["objects"]:
+            obj = entry["object"]
+            self._objects[(entry["group"], entry["plural"])][object_key(obj)] = obj
+        self.revision = self._evicted = int(state["revision"])
+        self._events.clear()
+
     # The event log, read by watches.
 
     @property

@@ -77,8 +77,10 @@ def _wait_ready(url: str, timeout: float) -> None:
 
 
 @contextmanager
-def local_kube(*, timeout: float = 20.0) -> Iterator[LocalKube]:
-    workdir = Path(tempfile.mkdtemp(prefix="tawa-localkube-"))
+def local_kube(*, state_dir: Path | None = None, timeout: float = 20.0) -> Iterator[LocalKube]:
+    """Run the server until the block ends. With ``state_dir``, its objects are
+    kept there across runs (and the folder is left in place)."""
+    workdir = state_dir or Path(tempfile.mkdtemp(prefix="tawa-localkube-"))
     log = (workdir / "localkube.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "tawa.localkube", "--port", "0", "--state-dir", str(workdir)],
@@ -100,4 +102,5 @@ def local_kube(*, timeout: float = 20.0) -> Iterator[LocalKube]:
         if process.stdout is not None:
             process.stdout.close()
         log.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if state_dir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
