@@ -77,7 +77,8 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
 def put_flag(
     body: FlagIn, name: str = FlagPath, registry: Registry = Depends(registry_of)
 ) -> dict[str, Any]:
-    doc = {"name": name, **body.model_dump(by_alias=True), "updatedAt": datetime.now(UTC)}
+    doc = {"name": name, **body.model_dump(mode="json", by_alias=True)}
+    doc["updatedAt"] = datetime.now(UTC)
     with registry.changes.lock:
         registry.db["flags"].replace_one({"_id": name}, {"_id": name, **doc}, upsert=True)
         entry = registry.record(kind="flag", op="upsert", flag=name)

@@ -16,6 +16,7 @@ taken over once it is a minute old, so it cannot block a path forever.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from tawa.registry.models import ServiceIn
 from tawa.resource import NAME_PATTERN, Environment
 
 router = APIRouter(prefix="/v1", tags=["services"])
+log = logging.getLogger(__name__)
 NamePath = Path(pattern=NAME_PATTERN, max_length=63)
 _COMPARED = ("owner", "tier", "upstream", "healthPath", "routes", "metadata")
 _HIDDEN = ("_id",)
@@ -54,10 +56,17 @@ def upsert_service(
         wanted = name if field == "name" else environment.value
         if value is not None and value != wanted:
             raise InvalidInput(f"body field {field}={value!r} does not match the path ({wanted!r})")
-    fields = body.model_dump(by_alias=True, exclude={"name", "environment"})
+    fields = body.model_dump(mode="json", by_alias=True, exclude={"name", "environment"})
     with registry.changes.lock:
         record, change = _store(registry, environment.value, name, fields)
     if change is not None:
+        log.info(
+            "Service %s in %s stored at version %d with %d route(s).",
+            name,
+            environment.value,
+            change["version"],
+            len(fields["routes"]),
+        )
         registry.publisher.publish(change)
     return {**_public(record), "changed": change is not None}
 
@@ -201,6 +210,7 @@ def delete_service(
         entry = registry.record(
             kind="service", op="delete", service=name, environment=environment.value
         )
+    log.info("Service %s in %s removed at version %d.", name, environment.value, entry["version"])
     registry.publisher.publish(entry)
     return {"name": name, "environment": environment.value, "version": entry["version"]}
 

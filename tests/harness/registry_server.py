@@ -1,7 +1,8 @@
 """Start the registry (``python -m tawa.registry``) on a free loopback port.
 
-The process gets the in-process MongoDB engine and the Redis URL it is given,
-so each server starts empty. Other suites (the gateway's) can use it too.
+The process gets the in-process MongoDB engine (or the real server named by
+``TAWA_TEST_MONGODB_URI``, with a database of its own) and the Redis URL it is
+given, so each server starts empty. Other suites (the gateway's) can use it too.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,7 +49,8 @@ def registry_server(
         **os.environ,
         "TAWA_INTERNAL_KEY": internal_key,
         "TAWA_REDIS_URL": redis_url,
-        "TAWA_MONGODB_URI": "memory://",
+        "TAWA_MONGODB_URI": os.environ.get("TAWA_TEST_MONGODB_URI") or "memory://",
+        "TAWA_REGISTRY_DATABASE": f"tawa_registry_test_{uuid.uuid4().hex[:8]}",
         "TAWA_LOG_LEVEL": "WARNING",
         **env,
     }
