@@ -93,9 +93,8 @@ class DatabasesStep:
             await self._grants().ensure(ctx, report)
             neo4j_ready = await self._ensure_neo4j(ctx, DatabaseType.NEO4J in kinds, report)
         except TawaError as error:
-            raise kopf.TemporaryError(
-                f"{error.message} Retrying in {_RETRY_DELAY:.0f}s.", delay=_RETRY_DELAY
-            ) from error
+            # The pipeline adds "retrying in N s" to the condition; the delay says N.
+            raise kopf.TemporaryError(error.message, delay=_RETRY_DELAY) from error
         return _outcome(report, neo4j_ready=neo4j_ready)
 
     async def remove(self, ctx: StepContext) -> None:

@@ -119,9 +119,8 @@ class DnsStep:
         try:
             custom = [d.lower().rstrip(".") for d in await self._domains(ctx, settings)]
         except RegistryUnavailable as error:
-            raise kopf.TemporaryError(
-                f"{error.message} Custom domains are unknown; retrying in 30s.", delay=_ERROR_DELAY
-            ) from error
+            message = f"{error.message} Custom domains are unknown until it answers."
+            raise kopf.TemporaryError(message, delay=_ERROR_DELAY) from error
         hosts = list(dict.fromkeys([primary, *custom]))
         ctx.facts["hostnames"] = hosts
 
@@ -129,14 +128,12 @@ class DnsStep:
         dns = self._connect(settings)
         try:
             report, zone_missing = await self._reconcile(dns, ctx, settings, hosts, target)
+        # The pipeline adds "retrying in N s" to the condition; the delay says N.
         except DnsRateLimited as error:
             delay = max(error.retry_after, 5.0)
-            message = f"{error.message} Retrying in {delay:.0f}s."
-            raise kopf.TemporaryError(message, delay=delay) from error
+            raise kopf.TemporaryError(error.message, delay=delay) from error
         except DnsError as error:
-            raise kopf.TemporaryError(
-                f"{error.message} Retrying in 30s.", delay=_ERROR_DELAY
-            ) from error
+            raise kopf.TemporaryError(error.message, delay=_ERROR_DELAY) from error
         finally:
             await dns.close()
         return _outcome(primary, hosts, target, report, zone_missing=zone_missing)
