@@ -59,3 +59,34 @@ def test_users_are_created_rotated_limited_and_dropped():
         drop_user(admin, reader)
         drop_database(admin, database)
         admin.close()
+
+
+async def test_the_delivered_uri_works_and_is_fenced_to_its_database():
+    from urllib.parse import urlsplit
+
+    from pydantic import SecretStr
+
+    from tawa.operator.provisioning_settings import ProvisioningSettings
+    from tawa.operator.steps.databases import DatabasesStep
+    from tests.operator_steps.conftest import FakeSecrets, make_ctx, make_spec
+
+    async def no_grants(ctx, settings):
+        return []
+
+    name = f"t{uuid.uuid4().hex[:8]}"
+    settings = ProvisioningSettings(
+        mongodb_admin_uri=SecretStr(URI), mongodb_host=urlsplit(URI).netloc.split("@")[-1]
+    )
+    secrets = FakeSecrets()
+    spec = make_spec(name, databases=[{"type": "mongodb"}], deletion_policy="Delete")
+    step = DatabasesStep(settings, secrets=secrets, grants=no_grants)
+    try:
+        assert (await step.ensure(make_ctx(spec))).ok
+        uri = secrets.data(f"{name}-prod", f"{name}-db-mongodb")["MONGODB_URI"]
+        service = pymongo.MongoClient(uri, serverSelectionTimeoutMS=3000)
+        service.get_default_database().items.insert_one({"ok": True})
+        with pytest.raises(OperationFailure):
+            service["admin"].list_collection_names()
+        service.close()
+    finally:
+        await step.remove(make_ctx(spec))
