@@ -14,7 +14,7 @@ deletes the record, which frees the routes.
 
 Without a registry URL the step is skipped and says so. A route another
 service holds is the user's to fix (permanent); an unreachable registry is
-waited for (temporary, with a delay).
+waited for (temporary, with a delay; the pipeline says when it retries).
 """
 
 from __future__ import annotations
@@ -117,9 +117,7 @@ class RegistrationStep:
             except RegistryRejected as exc:
                 raise self._rejected(exc) from exc
             except RegistryUnavailable as exc:
-                raise kopf.TemporaryError(
-                    f"{exc.message}; retrying in {self._delay():.0f}s.", delay=self._delay()
-                ) from exc
+                raise kopf.TemporaryError(f"{exc.message}.", delay=self._delay()) from exc
         if record.changed:
             ctx.logger.info(
                 f"Registered {ctx.name} in {ctx.environment} at registry version {record.version}."
@@ -139,8 +137,7 @@ class RegistrationStep:
         if exc.status in (401, 403):
             delay = _MISCONFIGURED_DELAY
             return kopf.TemporaryError(
-                "The registry refused the operator's internal key; check TAWA_INTERNAL_KEY. "
-                f"Retrying in {delay:.0f}s.",
+                "The registry refused the operator's internal key; check TAWA_INTERNAL_KEY.",
                 delay=delay,
             )
         problems = exc.details.get("problems") or []
@@ -163,8 +160,7 @@ class RegistrationStep:
                 removed = await client.delete_service(ctx.environment, ctx.name)
             except RegistryUnavailable as exc:
                 raise kopf.TemporaryError(
-                    f"{exc.message}; the routes stay published until it answers. "
-                    f"Retrying in {self._delay():.0f}s.",
+                    f"{exc.message}; the routes stay published until it answers.",
                     delay=self._delay(),
                 ) from exc
         if removed:
