@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from tawa.tiers import DEFAULT_TIER, Tier
@@ -39,6 +39,15 @@ NAME_MAX_LENGTH = 53
 """Helm's release-name limit, which also keeps ``{name}-sandbox`` under 63."""
 VERSION_PATTERN = r"^\d+\.\d+\.\d+$"
 PATH_PATTERN = r"^/[^\s]*$"
+REVISION_PATTERN = r"^[0-9a-f]{40}$"
+"""A full git commit SHA (lowercase hex): a branch or a short SHA could move."""
+GIT_URL_PATTERN = r"^(?:https?://[^\s@/]+/[^\s@]+|ssh://[^\s]+|git@[A-Za-z0-9.-]+:[^\s]+)$"
+"""``https://host/path``, ``ssh://...`` or ``git@host:path``; no credentials in an https URL."""
+_SEGMENT = r"(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\.\.[A-Za-z0-9._-]+)"
+RELATIVE_PATH_PATTERN = rf"^(?:\.|{_SEGMENT}(?:/{_SEGMENT})*/?)$"
+"""A path inside the repository: relative, no ``..`` segment."""
+IMAGE_TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+ONE_LINE_PATTERN = r"^[^\r\n]*$"
 
 
 class Environment(StrEnum):
@@ -122,6 +131,7 @@ class Phase(StrEnum):
 
 class ConditionType(StrEnum):
     GATE_CHECKED = "GateChecked"
+    BUILT = "Built"
     DATABASES_READY = "DatabasesReady"
     OAUTH_READY = "OAuthReady"
     RELEASED = "Released"
@@ -213,7 +223,44 @@ class Tests(_Model):
     smoke: list[SmokeTest] = Field(default_factory=list)
 
 
+class Source(_Model):
+    """The commit an image is built from, instead of a prebuilt ``image``."""
+
+    git: str = Field(pattern=GIT_URL_PATTERN, max_length=2048)
+    """Clone URL; credentials never go here (the cluster's Git credentials do)."""
+    revision: str = Field(pattern=REVISION_PATTERN)
+    """The full 40-character commit SHA."""
+    context_dir: str = Field(default=".", pattern=RELATIVE_PATH_PATTERN, max_length=512)
+    """The build context (and where a Dockerfile is looked for) inside the repository."""
+
+
+class Build(_Model):
+    """How a generated Dockerfile builds the service (``insureco.io/`` build annotations)."""
+
+    node_version: str = Field(default="20", pattern=IMAGE_TAG_PATTERN)
+    """Tag of the ``node`` base image (``insureco.io/node-version``)."""
+    build_command: str | None = Field(default=None, pattern=ONE_LINE_PATTERN, max_length=1024)
+    """Shell command run at build time; ``""`` for none; default the framework's."""
+    start_command: str | None = Field(
+        default=None, pattern=ONE_LINE_PATTERN, min_length=1, max_length=1024
+    )
+    """The container's command; default the framework's."""
+    output_dir: str | None = Field(default=None, pattern=RELATIVE_PATH_PATTERN, max_length=512)
+    """What the build produces and the runtime image keeps; default the framework's."""
+
+
 class TawaServiceSpec(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!(has(self.image) && has(self.source))",
+                    "message": "set spec.image or spec.source, not both",
+                }
+            ]
+        }
+    )
+
     name: ServiceName
     owner: str = Field(pattern=NAME_PATTERN, max_length=63)
     """The org slug; every charge goes to its wallet."""
@@ -221,6 +268,10 @@ class TawaServiceSpec(_Model):
     framework: Framework
     catalog_version: str | None = Field(default=None, pattern=VERSION_PATTERN)
     image: str | None = Field(default=None, min_length=1)
+    """A prebuilt image; the alternative to ``source``."""
+    source: Source | None = None
+    """A commit the operator builds the image from; the alternative to ``image``."""
+    build: Build | None = None
     tier: Tier = DEFAULT_TIER
     port: int = Field(default=3000, ge=1, le=65535)
     health_path: str | None = Field(default=None, pattern=PATH_PATTERN)
@@ -240,6 +291,14 @@ class TawaServiceSpec(_Model):
     """The environment hostname, filled in by ``tawa render``."""
     description: str | None = None
     tags: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_image_origin(self) -> TawaServiceSpec:
+        # Neither is allowed here: a catalog is checked before `tawa deploy`
+        # adds one; the operator refuses a spec that reaches it with neither.
+        if self.image is not None and self.source is not None:
+            raise ValueError("set spec.image or spec.source, not both")
+        return self
 
 
 class Condition(_Model):
@@ -262,6 +321,8 @@ class TawaServiceStatus(_Model):
     message: str | None = None
     conditions: list[Condition] = Field(default_factory=list)
     helm_revision: int | None = None
+    last_good_revision: int | None = None
+    """The latest Helm revision that passed health and smoke tests: the rollback target."""
 
     def condition(self, type_: ConditionType) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)

@@ -31,6 +31,10 @@ SPEC_SOURCES: dict[str, tuple[str, ...]] = {
     },
 }
 
+_BUILD_SOURCES: dict[str, tuple[str, ...]] = {
+    field: annotation_path(annotation) for annotation, field in rules.BUILD_ANNOTATIONS.items()
+}
+
 
 def pruned(
     checker: Checker, value: Any, model: type[BaseModel], field: str, path: FieldPath
@@ -88,6 +92,8 @@ def validate(checker: Checker, draft: dict[str, Any]) -> TawaServiceSpec | None:
             loc = tuple(error["loc"])
             head = str(loc[0]) if loc else ""
             path = SPEC_SOURCES.get(head, ("spec", head)) + loc[1:]
+            if head == "build" and len(loc) > 1:
+                path = _BUILD_SOURCES.get(str(loc[1]), path)
             checker.error(path, _message(error, loc), code="catalog-invalid-value")
         return None
     return validated
@@ -121,6 +127,10 @@ _PATTERN_HINTS = {
     "healthPath": "must be a path starting with '/' and without spaces",
     "catalogVersion": 'must be a version like "0.5.0"',
     "database": "may hold only letters, digits, '-' and '_'",
+    "nodeVersion": 'must be an image tag of the node base image, like "20" or "22-alpine"',
+    "buildCommand": "must be one line",
+    "startCommand": "must be one line",
+    "outputDir": "must be a relative path inside the repository, without '..'",
 }
 
 

@@ -225,6 +225,13 @@ def _draft(
             value = (metadata if path[0] == "metadata" else spec).get(path[1])
         if value is not None:
             draft[field] = value
+    build = {
+        field: annotations[name]
+        for name, field in rules.BUILD_ANNOTATIONS.items()
+        if name in annotations
+    }
+    if build:
+        draft["build"] = build
     draft["owner"] = _owner(checker, spec)
     if "name" not in draft:
         checker.error(("metadata", "name"), "is required", code="catalog-missing")

@@ -39,8 +39,8 @@ FRAMEWORK_DEFAULTS: dict[Framework, FrameworkDefaults] = {
 ASSUMED_FRAMEWORK = Framework.EXPRESS
 """Stands in when a catalog has no framework annotation (see :mod:`tawa.catalog`)."""
 
-# Annotation (without prefix) → the spec field it fills, or None when it only
-# matters to building an image, which a later step owns.
+# Annotation (without prefix) → the spec field it fills, or None when it fills
+# a field of ``spec.build`` (see BUILD_ANNOTATIONS).
 ANNOTATIONS: dict[str, str | None] = {
     "framework": "framework",
     "catalog-version": "catalogVersion",
@@ -52,6 +52,13 @@ ANNOTATIONS: dict[str, str | None] = {
     "start-command": None,
     "output-dir": None,
 }
+BUILD_ANNOTATIONS: dict[str, str] = {
+    "node-version": "nodeVersion",
+    "build-command": "buildCommand",
+    "start-command": "startCommand",
+    "output-dir": "outputDir",
+}
+"""Annotation (without prefix) → its field of ``spec.build``, read by the image build."""
 
 # Catalog versions (reference 2.6) and what each one turns on.
 V0_2 = (0, 2, 0)
