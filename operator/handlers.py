@@ -21,7 +21,7 @@ from typing import Any
 
 import kopf
 
-from tawa.operator import pipeline, reconcile
+from tawa.operator import hosting, pipeline, reconcile
 from tawa.operator.kube import Kube, connect
 from tawa.operator.settings import OperatorSettings
 from tawa.operator.step import Step
@@ -75,7 +75,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 def _quiet_drift_ticks(record: logging.LogRecord) -> bool:
     """Keep kopf's "timer succeeded" lines out of Events: a tick that repaired
     nothing must cost no API write."""
-    if record.getMessage().startswith("Timer 'repair_drift' succeeded"):
+    quiet = ("Timer 'repair_drift' succeeded", "Timer 'charge_hosting' succeeded")
+    if record.getMessage().startswith(quiet):
         record.k8s_skip = True
     return True
 
@@ -142,3 +143,9 @@ async def repair_drift(
             writer=runtime.kube.patch_status,
             logger=logger,
         )
+
+
+@kopf.timer(*RESOURCE, interval=hosting.CHARGE_INTERVAL, idle=None)
+async def charge_hosting(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    """Charge this hour's hosting gas; keyed per hour, so extra ticks charge nothing."""
+    await hosting.charge_service(body, settings=_runtime(memo).settings, logger=logger)
