@@ -8,6 +8,7 @@ pool) because pymongo and argon2 block; nothing here is async.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -71,6 +72,11 @@ class Backend:
 
 def _is_in_process(db: Any) -> bool:
     return type(db).__module__.startswith("mongomock")
+
+
+def same(given: str, expected: str) -> bool:
+    """Constant-time equality of two strings, any characters (input is hostile)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def new_secret(nbytes: int = 32) -> str:

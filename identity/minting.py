@@ -151,7 +151,10 @@ def decode_own(backend: Backend, token: str) -> dict[str, Any] | None:
         claims = dict(jwt.decode(token, key, algorithms=[ALGORITHM]).claims)
     except (JoseError, ValueError, IndexError):
         return None
-    if claims.get("iss") != backend.settings.identity_issuer or claims.get("exp", 0) < now():
+    exp = claims.get("exp")
+    if claims.get("iss") != backend.settings.identity_issuer or not isinstance(exp, int):
+        return None
+    if exp < now() or not isinstance(claims.get("jti"), str):
         return None
     record = backend.db["issued"].find_one({"_id": claims.get("jti")})
     if record is None or record.get("revoked"):

@@ -52,7 +52,7 @@ def check_authorization(
         raise invalid_request("unknown client_id")
     redirect_uri = params.get("redirect_uri", "")
     # Exact string comparison: no prefix, no normalisation, no wildcard.
-    if not any(hmac.compare_digest(redirect_uri, uri) for uri in client.get("redirect_uris", [])):
+    if redirect_uri not in client.get("redirect_uris", []):
         raise invalid_request("redirect_uri is not registered for this client")
 
     def fail(code: str, description: str) -> RedirectableError:

@@ -8,9 +8,7 @@ the consent page and shapes the answers (``Cache-Control: no-store``).
 from __future__ import annotations
 
 import base64
-import binascii
 import json
-import secrets
 from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
@@ -19,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 
 from tawa.identity import clients, minting, oauth
-from tawa.identity.core import Backend, now
+from tawa.identity.core import Backend, now, same
 from tawa.identity.errors import OAuthError, invalid_client, invalid_request
 from tawa.identity.web_common import MAX_FIELD, backend_of, session_of
 
@@ -118,7 +116,7 @@ def _decide(request: Request, form: dict[str, str]) -> Response:
     except OAuthError as exc:
         return _error_page(request, exc)
     session = session_of(request)
-    if session is None or not secrets.compare_digest(form.get("csrf", ""), session.csrf):
+    if session is None or not same(form.get("csrf", ""), session.csrf):
         return _error_page(request, invalid_request("the consent form expired; start again"))
     if form.get("decision") != "allow":
         denied = oauth.RedirectableError(
@@ -282,9 +280,7 @@ async def _body(request: Request) -> dict[str, str]:
             raise invalid_request("the JSON body cannot be parsed") from exc
         if not isinstance(raw, dict):
             raise invalid_request("the JSON body must be an object")
-        values = {
-            k: " ".join(v) if k == "scope" and isinstance(v, list) else v for k, v in raw.items()
-        }
+        values = {k: " ".join(v) if k == "scope" and _strings(v) else v for k, v in raw.items()}
         if any(not isinstance(v, str) for v in values.values()):
             raise invalid_request("every field of the body must be a string")
         return _fields(values)
@@ -292,6 +288,10 @@ async def _body(request: Request) -> dict[str, str]:
         form = await request.form()
         return _fields({k: str(v) for k, v in form.items()})
     raise invalid_request("send the parameters as a form or a JSON object")
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def _fields(values: dict[str, Any]) -> dict[str, str]:
@@ -310,7 +310,7 @@ def _authenticate_client(
             raise invalid_request("use one client authentication method, not two")
         try:
             decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # binascii.Error, non-ASCII, bad UTF-8
             raise invalid_client() from exc
         raw_id, _, raw_secret = decoded.partition(":")
         client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tawa.identity import accounts, orgs, sessions
+from tawa.identity.core import same
 from tawa.identity.errors import IdentityError
 from tawa.identity.web_common import (
     backend_of,
@@ -55,7 +56,7 @@ def login(
 ) -> Response:
     backend = backend_of(request)
     target = safe_next(next)
-    if not secrets.compare_digest(csrf, request.cookies.get(LOGIN_CSRF, "")):
+    if not same(csrf, request.cookies.get(LOGIN_CSRF, "")):
         return _page(
             request, "login.html", 400, next=target, csrf=csrf, error="The form expired; try again."
         )
@@ -93,7 +94,7 @@ def mfa(
 ) -> Response:
     backend = backend_of(request)
     session = session_of(request, allow_mfa_pending=True)
-    if session is None or not secrets.compare_digest(csrf, session.csrf):
+    if session is None or not same(csrf, session.csrf):
         return RedirectResponse("/login", status_code=303)
     try:
         accounts.check_second_factor(backend, session.bio_id, code)
@@ -127,7 +128,7 @@ def account_mfa(
     """Start enrolment (no code) or confirm it (with the first code)."""
     backend = backend_of(request)
     session = session_of(request)
-    if session is None or not secrets.compare_digest(csrf, session.csrf):
+    if session is None or not same(csrf, session.csrf):
         return RedirectResponse("/login?next=/account", status_code=303)
     user = accounts.public_user(accounts.get_user(backend, session.bio_id))
     memberships = orgs.memberships(backend, session.bio_id)
@@ -205,7 +206,7 @@ def accept_invitation(
     request: Request, token: str = Form(max_length=256), csrf: str = Form(max_length=64)
 ) -> Response:
     session = session_of(request)
-    if session is None or not secrets.compare_digest(csrf, session.csrf):
+    if session is None or not same(csrf, session.csrf):
         return RedirectResponse("/login", status_code=303)
     try:
         org = orgs.accept_invitation(backend_of(request), token=token, bio_id=session.bio_id)

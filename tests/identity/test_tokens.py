@@ -4,6 +4,7 @@ token from our issuer for our audience."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -11,6 +12,8 @@ import time
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
@@ -156,3 +159,20 @@ async def test_unreachable_jwks_is_an_upstream_error_not_a_token_error(key):
         await verifier.verify(_sign(key, _claims()))
     assert issubclass(InvalidToken, TawaError)
     assert InvalidToken("x").status == 401
+
+
+_odd = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=4)
+    | st.lists(st.text(max_size=3), max_size=2)
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(claims=st.dictionaries(st.sampled_from(["iss", "aud", "exp", "nbf", "iat", "sub"]), _odd))
+async def test_odd_claims_give_invalid_token_or_claims_never_a_crash(key, claims):
+    with contextlib.suppress(InvalidToken):
+        await _verifier(Jwks(key)).verify(_sign(key, claims))
