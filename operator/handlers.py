@@ -145,7 +145,7 @@ async def repair_drift(
         )
 
 
-@kopf.timer(*RESOURCE, interval=hosting.CHARGE_INTERVAL, idle=None)
+@kopf.timer(*RESOURCE, interval=_settings.hosting_charge_interval, idle=None)
 async def charge_hosting(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     """Charge this hour's hosting gas; keyed per hour, so extra ticks charge nothing."""
     await hosting.charge_service(body, settings=_runtime(memo).settings, logger=logger)

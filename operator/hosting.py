@@ -34,8 +34,6 @@ from tawa.clients.wallet import (
 from tawa.operator.settings import OperatorSettings
 from tawa.tiers import tier_spec
 
-CHARGE_INTERVAL = 600.0
-"""Seconds between timer ticks: six chances per hour to record that hour's charge."""
 Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 Clock = Callable[[], datetime]
 

@@ -74,6 +74,10 @@ class OperatorSettings(CommonSettings):
         default_factory=lambda: ["iec-wallet", "koko", "janus", "bio-id", "iec-builder"]
     )
     """The platform's own services: they skip the deploy gate."""
+    gate_retry_delay: float = Field(default=60.0, gt=0)
+    """Seconds between deploy-gate checks while an org's reserve is short."""
+    hosting_charge_interval: float = Field(default=600.0, gt=0)
+    """Seconds between hosting-charge ticks; each hour is charged once whatever the rate."""
 
     @field_validator("platform_services", "disabled_steps", mode="before")
     @classmethod

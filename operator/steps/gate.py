@@ -32,8 +32,6 @@ from tawa.operator.settings import OperatorSettings
 from tawa.operator.step import Outcome, StepContext
 from tawa.tiers import DEPLOY_GATE_MONTHS
 
-SHORT_RESERVE_DELAY = 60.0
-"""Seconds between checks while the reserve is short: soon after a purchase, yet quiet."""
 CHECKED = "ReserveCovered"
 UNREACHABLE = "WalletUnreachable"
 
@@ -47,10 +45,8 @@ class DeployGate:
         settings: OperatorSettings,
         *,
         wallet: Callable[[], WalletClient] | None = None,
-        delay: float = SHORT_RESERVE_DELAY,
     ) -> None:
         self.settings = settings
-        self.delay = delay
         self._wallet = wallet or self._default_wallet
 
     def _default_wallet(self) -> WalletClient:
@@ -81,7 +77,9 @@ class DeployGate:
                 delay=self.settings.retry_delay,
             ) from exc
         if not reserve.passes:
-            raise kopf.TemporaryError(_short_message(org, tier, reserve), delay=self.delay)
+            # Long enough to stay quiet, short enough to deploy soon after a purchase.
+            delay = self.settings.gate_retry_delay
+            raise kopf.TemporaryError(_short_message(org, tier, reserve), delay=delay)
         return Outcome(
             True,
             CHECKED,
