@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
 from aiohttp import web
 
-from tawa.localkube import patches, protobuf, watch
+from tawa.localkube import patches, protobuf, tables, watch
 from tawa.localkube.errors import (
     ApiError,
     BadRequest,
@@ -47,6 +47,12 @@ class Call:
     query: Mapping[str, str]
     content_type: str
     body: Any
+    table_columns: list[dict[str, Any]] | None = None  # answer kubectl's Table form
+
+    def as_table(self, objects: list[Object], revision: int) -> Object:
+        assert self.table_columns is not None
+        include = self.query.get("includeObject", "Metadata")
+        return tables.table(objects, self.table_columns, include=include, revision=revision)
 
     @property
     def dry_run(self) -> bool:
@@ -85,6 +91,8 @@ def parse_body(data: bytes, content_type: str) -> Any:
 def list_objects(store: Store, call: Call) -> Object:
     items = store.select(call.kind, _filter(call))
     items.sort(key=lambda obj: (obj["metadata"].get("namespace", ""), obj["metadata"]["name"]))
+    if call.table_columns is not None:
+        return call.as_table(items, store.revision)
     return {
         "apiVersion": call.kind.api_version,
         "kind": f"{call.kind.kind}List",
@@ -95,7 +103,10 @@ def list_objects(store: Store, call: Call) -> Object:
 
 def get_object(store: Store, call: Call) -> Object:
     _check_subresource(call)
-    return store.get(call.kind, call.namespace, call.object_name)
+    obj = store.get(call.kind, call.namespace, call.object_name)
+    if call.table_columns is not None:
+        return call.as_table([obj], store.revision)
+    return obj
 
 
 def create_object(store: Store, call: Call) -> Object:
@@ -199,7 +210,7 @@ def delete_object(store: Store, call: Call) -> Object:
 
 
 def _delete_collection(store: Store, call: Call, *, dry_run: bool) -> Object:
-    listed = list_objects(store, call)
+    listed = list_objects(store, replace(call, table_columns=None))
     for obj in listed["items"]:
         meta = obj["metadata"]
         store.delete(call.kind, meta.get("namespace"), meta["name"], dry_run=dry_run)
@@ -219,6 +230,8 @@ async def watch_objects(store: Store, call: Call, raw: web.BaseRequest) -> web.S
     await response.prepare(raw)
     try:
         async for event in watch.stream(store, request):
+            if call.table_columns is not None and event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                event = {**event, "object": call.as_table([event["object"]], store.revision)}
             await response.write(json.dumps(event).encode() + b"\n")
     except ApiError as error:
         await response.write(json.dumps({"type": "ERROR", "object": error.to_status()}).encode())

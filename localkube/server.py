@@ -21,7 +21,7 @@ import attrs
 import kmock
 from aiohttp import web
 
-from tawa.localkube import controllers, discovery, handlers, protobuf
+from tawa.localkube import controllers, discovery, handlers, protobuf, tables
 from tawa.localkube.errors import ApiError, MethodNotAllowed, NotFound
 from tawa.localkube.objects import Kind, Object
 from tawa.localkube.selectors import Filter
@@ -174,10 +174,16 @@ class LocalKube(kmock.KubernetesScaffold):
             query=dict(raw.query),
             content_type=content_type,
             body=handlers.parse_body(await raw.read(), content_type),
+            table_columns=self._table_columns(raw, kind),
         )
         if raw.method == "GET" and call.query.get("watch") in ("true", "1"):
             return await handlers.watch_objects(self.store, call, raw)
         return self._write_or_read(raw.method, call)
+
+    def _table_columns(self, raw: web.BaseRequest, kind: Kind) -> list[dict[str, Any]] | None:
+        if raw.method != "GET" or not tables.wanted(raw.headers.get("Accept", "")):
+            return None
+        return tables.printer_columns(self.store, kind)
 
     def _write_or_read(self, method: str, call: handlers.Call) -> web.Response:
         verbs: dict[str, Callable[[Store, handlers.Call], Object]] = {

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.localkube.conftest import kubectl
+from tests.localkube.conftest import CRD, kubectl
 
 pytestmark = pytest.mark.integration
 
@@ -131,3 +131,29 @@ def test_replace_label_patch_and_delete_typed_objects(localkube, namespace):
     assert failed_test.returncode != 0
     assert [item["data"] for item in found["items"]] == [{"a": "2", "b": "3"}]
     assert kubectl(localkube, "get", "cm", "-n", namespace, "-o", "name").stdout == ""
+
+
+def test_get_prints_the_crd_printer_columns(localkube, namespace):
+    crd = (
+        CRD.replace(
+            "subresources: {status: {}}",
+            "subresources: {status: {}}\n"
+            "    additionalPrinterColumns:\n"
+            "    - {name: Size, type: integer, jsonPath: .spec.size}\n"
+            "    - {name: Phase, type: string, jsonPath: .status.phase}\n"
+            "    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}",
+        )
+        .replace("widgets", "gadgets")
+        .replace("Widget", "Gadget")
+        .replace("widget", "gadget")
+    )
+    kubectl(
+        localkube, "apply", "-f", "-", stdin=crd.replace("shortNames: [wg]", "shortNames: [gd]")
+    )
+    gadget = "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g}\nspec: {size: 3}\n"
+    kubectl(localkube, "apply", "-n", namespace, "-f", "-", stdin=gadget)
+
+    printed = kubectl(localkube, "get", "gadgets", "-n", namespace).stdout.splitlines()
+
+    assert printed[0].split() == ["NAME", "SIZE", "PHASE", "AGE"]
+    assert printed[1].split()[:2] == ["g", "3"]
