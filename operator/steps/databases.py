@@ -41,6 +41,7 @@ from tawa.operator import db_credentials as creds
 from tawa.operator.db_credentials import Report
 from tawa.operator.db_grants import GrantLookup, Grants, registry_grants
 from tawa.operator.kube_secrets import KubeSecrets, Owner, SecretStore, StoredSecret
+from tawa.operator.mongo_memory import MEMORY_URI, InMemoryMongoUsers
 from tawa.operator.mongo_users import (
     MongoCommands,
     MongoUser,
@@ -87,6 +88,11 @@ class DatabasesStep:
         entries = mongo_entries(ctx)
         kinds = {d.type for d in ctx.spec.databases}
         report = Report()
+        if entries and self._settings.mongodb_admin_uri.get_secret_value() == MEMORY_URI:
+            report.warnings.append(
+                "MongoDB users are emulated in memory (TAWA_MONGODB_ADMIN_URI=memory://): "
+                "no MongoDB server holds this service's data."
+            )
         try:
             await self._ensure_mongodb(ctx, entries, report)
             await self._ensure_redis(ctx, DatabaseType.REDIS in kinds, report)
@@ -283,7 +289,9 @@ class DatabasesStep:
 
     def _mongo_admin(self) -> MongoCommands | None:
         uri = self._settings.mongodb_admin_uri.get_secret_value()
-        if self._mongo is None and uri:
+        if self._mongo is None and uri == MEMORY_URI:
+            self._mongo = InMemoryMongoUsers()
+        elif self._mongo is None and uri:
             self._mongo = PymongoCommands(uri)
         return self._mongo
 
