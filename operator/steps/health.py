@@ -24,6 +24,7 @@ from tawa.operator.kube import connect
 from tawa.operator.settings import HealthMode, OperatorSettings
 from tawa.operator.step import Outcome, StepContext
 from tawa.resource import TawaServiceSpec
+from tawa.upstreams import rewrite, upstream_map_from_env
 
 
 def rollout_progress(deployment: dict[str, Any]) -> tuple[bool, str]:
@@ -82,6 +83,7 @@ class HealthStep:
         url = self.settings.health_url_template.format(
             name=ctx.name, namespace=ctx.namespace, port=spec.port, path=spec.health_path
         )
+        url = rewrite(url, upstream_map_from_env())
         try:
             async with httpx.AsyncClient(timeout=self.settings.health_timeout) as client:
                 answer = await client.get(url)

@@ -32,6 +32,7 @@ from tawa.clients.registry import (
 )
 from tawa.operator.step import Outcome, StepContext
 from tawa.resource import Framework, TawaServiceSpec
+from tawa.upstreams import rewrite, upstream_map_from_env
 
 _DEFAULT_DELAY = 15.0
 _MISCONFIGURED_DELAY = 60.0
@@ -41,7 +42,9 @@ def upstream_of(ctx: StepContext) -> str:
     found = ctx.facts.get("upstream")
     if found:
         return str(found)
-    return f"http://{ctx.name}.{ctx.namespace}.svc.cluster.local:{ctx.spec.port}"
+    address = f"http://{ctx.name}.{ctx.namespace}.svc.cluster.local:{ctx.spec.port}"
+    # On machines where no pod runs, a stand-in process plays the service.
+    return rewrite(address, upstream_map_from_env())
 
 
 def routes_of(spec: TawaServiceSpec) -> list[Route]:
