@@ -279,7 +279,18 @@ class DevStack:
     ) -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}/healthz"
-        env = {**self._service_env(state, upstream_map), "TAWA_HEALTH_MODE": "http"}
+        redis = state.urls["redis"].split("://", 1)[1].split("/", 1)[0]
+        env = {
+            **self._service_env(state, upstream_map),
+            # No pod runs on the local API: health comes from the stand-ins.
+            "TAWA_HEALTH_MODE": "http",
+            "TAWA_HELM": _helm_binary(),
+            "TAWA_HELM_HOME": str(self.folder / "helm"),
+            "TAWA_REDIS_HOST": redis,
+            # No MongoDB server here: its user management is emulated in memory.
+            "TAWA_MONGODB_ADMIN_URI": self.mongodb_uri or "memory://",
+            "TAWA_RETRY_DELAY": "3",
+        }
         command = [sys.executable, "-m", "tawa.operator", "--standalone", "--liveness", url]
         self._launch("operator", command, url, state, env)
         _wait_until(
@@ -376,6 +387,17 @@ def _terminate(pid: int, *, timeout: float) -> None:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
         return
+
+
+def _helm_binary() -> str:
+    """The helm ``make setup`` fetched, else the one on PATH."""
+    found = os.environ.get("TAWA_HELM") or shutil.which("helm")
+    if found:
+        return found
+    bundled = Path(__file__).resolve().parent.parent / ".tools" / "bin" / "helm"
+    if bundled.exists():
+        return str(bundled)
+    raise DevStackError("helm was not found: run `make setup` or set TAWA_HELM")
 
 
 def _redact_uri(uri: str) -> str:
