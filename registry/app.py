@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -21,7 +22,11 @@ def build_app(settings: RegistrySettings | None = None, *, client: Any = None) -
     db = client[settings.registry_database]
     _ensure_indexes(db)
 
-    app = create_app("registry", title="Tawa registry (Koko)", readiness=[lambda: _ping(client)])
+    async def database_answers() -> bool:
+        # A real MongoDB may take seconds to time out: keep that off the event loop.
+        return await asyncio.to_thread(_ping, client)
+
+    app = create_app("registry", title="Tawa registry (Koko)", readiness=[database_answers])
     publisher = Publisher(
         settings.redis_url,
         timeout=settings.registry_publish_timeout,

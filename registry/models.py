@@ -7,6 +7,7 @@ value; FastAPI reports them with the field's location (``routes.0.path``).
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -100,3 +101,72 @@ def _check_keys(node: Any, where: str) -> None:
     elif isinstance(node, list):
         for child in node:
             _check_keys(child, where)
+
+
+class _Out(BaseModel):
+    """Answers: camelCase, and keys an older record may carry are dropped."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class RouteOut(_Out):
+    path: str
+    methods: list[str]
+    auth: Auth
+    gas: int
+
+
+class ServiceOut(_Out):
+    name: str
+    environment: str
+    owner: str
+    tier: str
+    upstream: str
+    health_path: str | None = None
+    routes: list[RouteOut]
+    metadata: dict[str, Any]
+    version: int
+    """The registry version of this record's last change."""
+    created_at: datetime
+    updated_at: datetime
+    changed: bool | None = None
+    """On upsert: whether anything differed (``false`` keeps the version)."""
+
+
+class ServiceList(_Out):
+    services: list[ServiceOut]
+
+
+class RouteRow(RouteOut):
+    service: str
+    environment: str
+    owner: str
+    upstream: str
+
+
+class RouteTable(_Out):
+    version: int
+    """Read before the rows: the rows are at least this new."""
+    routes: list[RouteRow]
+
+
+class RouteChange(_Out):
+    version: int
+    op: Literal["upsert", "delete"]
+    service: str
+    environment: str
+    owner: str | None = None
+    upstream: str | None = None
+    routes: list[RouteOut] | None = None
+    """After an upsert, the service's full route list."""
+
+
+class RouteChanges(_Out):
+    version: int
+    changes: list[RouteChange]
+
+
+class Deleted(_Out):
+    name: str
+    environment: str
+    version: int

@@ -25,7 +25,14 @@ from pymongo.errors import DuplicateKeyError
 
 from tawa.registry.context import Registry, registry_of
 from tawa.registry.errors import InvalidInput, NotFound, RouteConflict
-from tawa.registry.models import ServiceIn
+from tawa.registry.models import (
+    Deleted,
+    RouteChanges,
+    RouteTable,
+    ServiceIn,
+    ServiceList,
+    ServiceOut,
+)
 from tawa.resource import NAME_PATTERN, Environment
 
 router = APIRouter(prefix="/v1", tags=["services"])
@@ -44,7 +51,7 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in _HIDDEN}
 
 
-@router.put("/services/{environment}/{name}")
+@router.put("/services/{environment}/{name}", response_model=ServiceOut)
 def upsert_service(
     environment: Environment,
     body: ServiceIn,
@@ -52,10 +59,12 @@ def upsert_service(
     registry: Registry = Depends(registry_of),
 ) -> dict[str, Any]:
     """Create or replace a service record; unchanged records keep their version."""
-    for field, value in (("name", body.name), ("environment", body.environment)):
-        wanted = name if field == "name" else environment.value
-        if value is not None and value != wanted:
-            raise InvalidInput(f"body field {field}={value!r} does not match the path ({wanted!r})")
+    for field, given, wanted in (
+        ("name", body.name, name),
+        ("environment", body.environment, environment.value),
+    ):
+        if given is not None and given != wanted:
+            raise InvalidInput(f"body field {field}={given!r} does not match the path ({wanted!r})")
     fields = body.model_dump(mode="json", by_alias=True, exclude={"name", "environment"})
     with registry.changes.lock:
         record, change = _store(registry, environment.value, name, fields)
@@ -172,7 +181,9 @@ def _release(registry: Registry, name: str, keys: set[str]) -> None:
         registry.db["claims"].delete_many({"_id": {"$in": sorted(keys)}, "service": name})
 
 
-@router.get("/services/{environment}/{name}")
+@router.get(
+    "/services/{environment}/{name}", response_model=ServiceOut, response_model_exclude_unset=True
+)
 def get_service(
     environment: Environment, name: str = NamePath, registry: Registry = Depends(registry_of)
 ) -> dict[str, Any]:
@@ -182,7 +193,7 @@ def get_service(
     return _public(doc)
 
 
-@router.get("/services")
+@router.get("/services", response_model=ServiceList, response_model_exclude_unset=True)
 def list_services(
     environment: Environment | None = None,
     owner: str | None = Query(default=None, pattern=NAME_PATTERN),
@@ -197,7 +208,7 @@ def list_services(
     return {"services": [_public(doc) for doc in docs]}
 
 
-@router.delete("/services/{environment}/{name}")
+@router.delete("/services/{environment}/{name}", response_model=Deleted)
 def delete_service(
     environment: Environment, name: str = NamePath, registry: Registry = Depends(registry_of)
 ) -> dict[str, Any]:
@@ -215,7 +226,7 @@ def delete_service(
     return {"name": name, "environment": environment.value, "version": entry["version"]}
 
 
-@router.get("/routes")
+@router.get("/routes", response_model=RouteTable)
 def route_table(
     environment: Environment | None = None, registry: Registry = Depends(registry_of)
 ) -> dict[str, Any]:
@@ -236,7 +247,7 @@ def route_table(
     return {"version": version, "routes": rows}
 
 
-@router.get("/routes/changes")
+@router.get("/routes/changes", response_model=RouteChanges, response_model_exclude_none=True)
 def route_changes(
     since: int = Query(ge=0), registry: Registry = Depends(registry_of)
 ) -> dict[str, Any]:
