@@ -56,11 +56,19 @@ class Cluster:
     def apply_service(self, manifest: dict[str, Any]) -> dict[str, Any]:
         """Server-side apply of a TawaService with field manager ``tawa``."""
         meta = manifest["metadata"]
-        result: dict[str, Any] = self._call(
+        result: dict[str, Any] | None = self._call(
             self._objects.patch_namespaced_custom_object,
             GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], manifest,
             field_manager=FIELD_MANAGER, force=True, _content_type=_APPLY_PATCH,
         )  # fmt: skip
+        if result is None:
+            # An apply that creates answers 201, which the generated client
+            # does not deserialize; read back what was stored.
+            result = self.read_service(meta["name"], meta["namespace"])
+        if result is None:
+            raise ClusterError(
+                f"TawaService {meta['namespace']}/{meta['name']} vanished after apply"
+            )
         return result
 
     def read_service(self, name: str, namespace: str) -> dict[str, Any] | None:
