@@ -18,6 +18,7 @@ import redis
 
 from tawa.identity.app import build_app
 from tawa.identity.core import Backend
+from tawa.identity.keys import _new_key_document
 from tawa.identity.mail import OutboxSender
 from tawa.identity.settings import IdentitySettings
 from tawa.store import mongo_client
@@ -54,8 +55,13 @@ class Env:
         return await self.http.request(method, path, headers=headers, **kwargs)
 
 
+@pytest.fixture(scope="session")
+def signing_key_document() -> dict:
+    return _new_key_document()
+
+
 @pytest.fixture
-async def env(redis_srv) -> AsyncIterator[Env]:
+async def env(redis_srv, signing_key_document) -> AsyncIterator[Env]:
     # Each test gets its own Redis database index slice by key prefix: flush ours.
     flush = redis.Redis.from_url(redis_srv.url)
     for key in flush.scan_iter("bio:*"):
@@ -68,6 +74,7 @@ async def env(redis_srv) -> AsyncIterator[Env]:
     backend = Backend(
         settings=settings, db=db, redis=redis.Redis.from_url(redis_srv.url), sender=outbox
     )
+    db["keys"].insert_one(dict(signing_key_document))  # RSA generation is slow; reuse one
     backend.prepare()
     transport = httpx.ASGITransport(app=build_app(settings, backend=backend))
     async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as http:
