@@ -21,19 +21,30 @@ class FrameworkDefaults:
     port: int
     health_path: str | None
     build_command: str | None
+    """``None``: nothing to build."""
     start_command: str
+    """Run by ``/bin/sh``, so ``$PORT`` (set by the platform) expands."""
+    output_dir: str = "."
+    """What the build produces and the runtime image keeps."""
 
 
+_NODE = "node dist/index.js"
 FRAMEWORK_DEFAULTS: dict[Framework, FrameworkDefaults] = {
-    Framework.NEXTJS: FrameworkDefaults(3000, "/api/health", "npm run build", "npm start"),
-    Framework.EXPRESS: FrameworkDefaults(3000, "/health", "npm run build", "node dist/index.js"),
-    Framework.HONO: FrameworkDefaults(3000, "/health", "npm run build", "node dist/index.js"),
-    Framework.FASTIFY: FrameworkDefaults(3000, "/health", "npm run build", "node dist/index.js"),
+    Framework.NEXTJS: FrameworkDefaults(3000, "/api/health", "npm run build", "npm start", ".next"),
+    Framework.EXPRESS: FrameworkDefaults(3000, "/health", "npm run build", _NODE, "dist"),
+    Framework.HONO: FrameworkDefaults(3000, "/health", "npm run build", _NODE, "dist"),
+    Framework.FASTIFY: FrameworkDefaults(3000, "/health", "npm run build", _NODE, "dist"),
     Framework.STATIC: FrameworkDefaults(80, "/health", None, "nginx"),
-    Framework.WORKER: FrameworkDefaults(3000, None, "npm run build", "node dist/worker.js"),
-    Framework.FASTAPI: FrameworkDefaults(8000, "/health", None, "uvicorn app:app"),
-    Framework.FLASK: FrameworkDefaults(8000, "/health", None, "gunicorn app:app"),
-    Framework.DJANGO: FrameworkDefaults(8000, "/health", None, "gunicorn wsgi:application"),
+    Framework.WORKER: FrameworkDefaults(3000, None, "npm run build", "node dist/worker.js", "dist"),
+    Framework.FASTAPI: FrameworkDefaults(
+        8000, "/health", None, "uvicorn app:app --host 0.0.0.0 --port $PORT"
+    ),
+    Framework.FLASK: FrameworkDefaults(
+        8000, "/health", None, "gunicorn --bind 0.0.0.0:$PORT app:app"
+    ),
+    Framework.DJANGO: FrameworkDefaults(
+        8000, "/health", None, "gunicorn --bind 0.0.0.0:$PORT wsgi:application"
+    ),
 }
 
 ASSUMED_FRAMEWORK = Framework.EXPRESS
