@@ -378,6 +378,8 @@ class Ledger:
         is the inserting request itself, which may abort at once because it
         knows it will not apply.
         """
+        if entry.get("state") == APPLIED:
+            return entry  # the common replay: nothing to settle
         deadline = time.monotonic() + (self.replay_wait if wait else 0)
         entry_id, wallet_id = entry["_id"], entry["walletId"]
         while True:
