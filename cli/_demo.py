@@ -96,7 +96,8 @@ class Demo:
 
     @property
     def env(self) -> dict[str, str]:
-        assert self.state is not None
+        if self.state is None:
+            return dict(os.environ)
         return {**os.environ, **self.state.env()}
 
     def url(self, component: str) -> str:
@@ -223,11 +224,9 @@ class Demo:
             self.say(f"signed in as {email} (session cookie set)")
             answer = browser.get("/oauth/authorize", params=query)
             if answer.status_code == 200:  # the consent page: approve it
-                form = dict(query, decision="approve")
-                csrf = _hidden_field(answer.text, "csrf_token")
-                if csrf:
-                    form["csrf_token"] = csrf
+                form = dict(query, decision="allow", csrf=_hidden_field(answer.text, "csrf") or "")
                 answer = browser.post("/oauth/authorize", data=form)
+                self.say("the consent page was shown and approved")
             location = answer.headers.get("location", "")
             params = parse_qs(urlsplit(location).query)
             if answer.status_code not in (302, 303) or "code" not in params:

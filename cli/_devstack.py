@@ -238,6 +238,8 @@ class DevStack:
 
     def _service_env(self, state: StackState, upstream_map: dict[str, str]) -> dict[str, str]:
         env = {**self.base_env, **state.env(), "TAWA_LOG_JSON": "true"}
+        # Loopback is plain HTTP: a Secure session cookie would never come back.
+        env["TAWA_COOKIE_SECURE"] = "false"
         if self.mongodb_uri:
             env["TAWA_MONGODB_URI"] = self.mongodb_uri
         if upstream_map:
