@@ -33,6 +33,7 @@ _PACKAGE = "tawa.operator.steps"
 
 STEPS: dict[str, str] = {
     "gate": "gate",
+    "build": "build",
     "databases": "databases",
     "oauth": "oauth",
     "links": "links",

@@ -41,7 +41,9 @@ def split_image(reference: str) -> dict[str, str]:
 def desired_values(ctx: StepContext, settings: OperatorSettings) -> dict[str, Any]:
     """The chart values for this service; the comparison key for drift."""
     spec: TawaServiceSpec = ctx.spec
-    if not spec.image:
+    # The build step hands over the image it built from spec.source.
+    image = ctx.facts.get("image") or spec.image
+    if not image:
         raise kopf.PermanentError("spec.image: not set; deploy with `tawa deploy --image IMAGE`")
     tier = tier_spec(spec.tier)
     host = spec.hostname or hostname_for(spec.name, spec.environment, settings.base_domain)
@@ -53,7 +55,7 @@ def desired_values(ctx: StepContext, settings: OperatorSettings) -> dict[str, An
             "tier": tier.tier.value,
             "framework": spec.framework.value,
         },
-        "image": split_image(spec.image),
+        "image": split_image(image),
         "replicaCount": spec.replicas,
         "port": spec.port,
         "resources": {
