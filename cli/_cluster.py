@@ -34,6 +34,7 @@ class Cluster:
             raise ClusterError(
                 f"No usable kubeconfig ({exc}); set KUBECONFIG or run `tawa dev cluster`."
             ) from None
+        api.user_agent = "tawa-cli"
         self._core = client.CoreV1Api(api)
         self._objects = client.CustomObjectsApi(api)
 

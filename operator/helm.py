@@ -86,28 +86,19 @@ class Helm:
             if _is_not_found(exc):
                 return None
             raise
-        doc = json.loads(raw)
-        return Release(
-            name=name,
-            namespace=namespace,
-            revision=int(doc.get("version", 0)),
-            status=str(doc.get("info", {}).get("status", "unknown")),
-            values=doc.get("config") or {},
-        )
+        return _release(raw, name=name, namespace=namespace)
 
     async def upgrade(
         self, name: str, namespace: str, *, chart: Path, values: dict[str, Any]
     ) -> Release:
         """Install the release, or upgrade it to ``values``; returns the new revision."""
         with self._values_file(values) as path:
-            await self._run(
+            raw = await self._run(
                 "upgrade", name, str(chart), "--install", "--namespace", namespace,
-                "--values", str(path), "--history-max", "10", *self.install_args,
+                "--values", str(path), "--history-max", "10", "--output", "json",
+                *self.install_args,
             )  # fmt: skip
-        release = await self.status(name, namespace)
-        if release is None:
-            raise HelmError(f"helm reported success but release {namespace}/{name} is missing")
-        return release
+        return _release(raw, name=name, namespace=namespace)
 
     async def history(self, name: str, namespace: str) -> list[dict[str, Any]]:
         raw = await self._run("history", name, "--namespace", namespace, "--output", "json")
@@ -171,6 +162,21 @@ class Helm:
                 details={"exit": process.returncode},
             )
         return out.decode()
+
+
+def _release(raw: str, *, name: str, namespace: str) -> Release:
+    """A release from helm's JSON (``status`` and ``upgrade`` print the same shape)."""
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        raise HelmError(f"helm printed no JSON for release {namespace}/{name}") from None
+    return Release(
+        name=name,
+        namespace=namespace,
+        revision=int(doc.get("version", 0)),
+        status=str(doc.get("info", {}).get("status", "unknown")),
+        values=doc.get("config") or {},
+    )
 
 
 def _is_not_found(error: HelmError) -> bool:

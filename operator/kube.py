@@ -36,6 +36,7 @@ def api_client(kubeconfig: str | None = None) -> client.ApiClient:
     except (ConfigException, FileNotFoundError, TypeError):
         config.load_incluster_config()  # type: ignore[no-untyped-call]
         made = client.ApiClient()
+    made.user_agent = "tawa-operator"
     return made
 
 
