@@ -30,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,9 +54,15 @@ TARGET_RATIO = 0.5
 # -- the upstream (run in its own process with --serve-upstream) -----------------------------
 
 
-def upstream_app() -> Any:
+def upstream_app(kind: str) -> Any:
+    """The upstream: a FastAPI service (like those Tawa deploys) or a bare ASGI callable.
+
+    Either way it also stands in for the identity service (the JWKS) and the
+    wallet (usage accepted, balances plenty), so the gateway has all it needs.
+    """
     jwks = Path(os.environ["BENCH_JWKS"]).read_bytes()
     body = b'{"ok":true,"service":"bench","items":[1,2,3]}'
+    service = _fastapi_service() if kind == "fastapi" else None
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -75,6 +82,9 @@ def upstream_app() -> Any:
             answer = answer.encode()
         elif path.startswith("/v1/wallets/"):
             answer = b'{"apiSpendable": 1000000000}'
+        elif service is not None:
+            await service(scope, receive, send)
+            return
         else:
             answer = body
         await send(
@@ -90,6 +100,22 @@ def upstream_app() -> Any:
         await send({"type": "http.response.body", "body": answer})
 
     return app
+
+
+def _fastapi_service() -> Any:
+    from fastapi import FastAPI
+
+    service = FastAPI()
+
+    @service.get("/bench/{rest:path}")
+    async def answer(rest: str) -> dict[str, Any]:
+        return {"ok": True, "service": "bench", "items": [1, 2, 3]}
+
+    @service.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return service
 
 
 # -- processes --------------------------------------------------------------------------------
@@ -124,37 +150,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-GATEWAY_LAUNCHER = """
-import sys, uvicorn
-from tawa import logs
-from tawa.gateway import Gateway, GatewaySettings
-settings = GatewaySettings()
-logs.configure("gateway", level=settings.log_level)
-uvicorn.run(Gateway(settings), host="127.0.0.1", port=int(sys.argv[1]), http=sys.argv[2],
-            loop=sys.argv[3], access_log=False, log_config=None, server_header=False,
-            date_header=False)
-"""
-
-
-def start_gateway(env: dict[str, str], log: Path, *, http: str, loop: str) -> tuple[Any, str]:
+def start_gateway(
+    env: dict[str, str], log: Path, server: str, workers: int
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    if http == "granian":
-        args = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--no-ws"]
-        args += [
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--loop",
-            loop,
-            "--log-level",
-            "warning",
-        ]
-        args += ["tawa.gateway.app:from_environment"]
-    elif (http, loop) == ("httptools", "uvloop"):
-        args = [sys.executable, "-m", "tawa.gateway", "--port", str(port)]
-    else:
-        args = [sys.executable, "-c", GATEWAY_LAUNCHER, str(port), http, loop]
+    args = [sys.executable, "-m", "tawa.gateway", "--port", str(port)]
+    args += ["--server", server, "--workers", str(workers)]
     process = spawn(args, env, log)
     url = f"http://127.0.0.1:{port}"
     wait_ready(url + "/readyz", process)
@@ -270,17 +271,20 @@ def compare_clients(url: str, seconds: float, connections: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--seconds", type=float, default=3.0, help="per run of one target")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved runs; medians shown")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--servers", action="store_true", help="also compare uvicorn set-ups")
+    parser.add_argument("--upstreams", default="fastapi,raw", help="fastapi, raw or both")
+    parser.add_argument("--servers", action="store_true", help="also compare server set-ups")
     parser.add_argument("--clients", action="store_true", help="also compare upstream clients")
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--upstream-kind", default="raw", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_upstream:
         import uvicorn
 
         uvicorn.run(
-            upstream_app(),
+            upstream_app(args.upstream_kind),
             host="127.0.0.1",
             port=args.serve_upstream,
             http="httptools",
@@ -292,53 +296,44 @@ def main() -> None:
 
     load = run_wrk if shutil.which("wrk") else run_python_load
     tool = "wrk" if load is run_wrk else "a Python aiohttp load generator (wrk is not installed)"
-    print(f"load: {tool}, {args.connections} connections, {args.seconds:g} s per target\n")
-
-    workdir = Path(tempfile.mkdtemp(prefix="tawa-bench-gateway-"))
-    key = RSAKey.generate_key(2048, parameters={"kid": "bench", "use": "sig"})
-    (workdir / "jwks.json").write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        with redis_server() as redis:
-            results = measure_all(args, load, workdir, key, redis.url, processes)
-    finally:
-        for process in reversed(processes):
-            stop(process)
-        shutil.rmtree(workdir, ignore_errors=True)
-    report(results)
+    print(
+        f"load: {tool}, {args.connections} connections, {args.seconds:g} s per run, "
+        f"{args.rounds} interleaved rounds (medians); {os.cpu_count()} cores shared by all\n"
+    )
+    for kind in args.upstreams.split(","):
+        workdir = Path(tempfile.mkdtemp(prefix="tawa-bench-gateway-"))
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            with redis_server() as redis:
+                results = measure_all(args, load, kind, workdir, redis.url, processes)
+        finally:
+            for process in reversed(processes):
+                stop(process)
+            shutil.rmtree(workdir, ignore_errors=True)
+        report(kind, results)
 
 
 def measure_all(
     args: Any,
     load: Any,
+    kind: str,
     workdir: Path,
-    key: RSAKey,
     redis_url: str,
     processes: list[subprocess.Popen[bytes]],
 ) -> list[tuple[str, dict[str, float]]]:
+    key = RSAKey.generate_key(2048, parameters={"kid": "bench", "use": "sig"})
+    (workdir / "jwks.json").write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
+    level = os.environ.get("BENCH_LOG_LEVEL", "INFO")
     up_port, reg_port = free_port(), free_port()
     upstream = f"http://127.0.0.1:{up_port}"
-    env = {
-        "BENCH_JWKS": str(workdir / "jwks.json"),
-        "TAWA_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
-    }
-    processes.append(
-        spawn([sys.executable, __file__, "--serve-upstream", str(up_port)], env, workdir / "up.log")
-    )
+    up_args = [sys.executable, __file__, "--serve-upstream", str(up_port), "--upstream-kind", kind]
+    env = {"BENCH_JWKS": str(workdir / "jwks.json")}
+    processes.append(spawn(up_args, env, workdir / "up.log"))
     wait_ready(upstream + "/health", processes[-1])
 
-    common = {
-        "TAWA_INTERNAL_KEY": KEY,
-        "TAWA_REDIS_URL": redis_url,
-        "TAWA_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
-    }
-    processes.append(
-        spawn(
-            [sys.executable, "-m", "tawa.registry", "--port", str(reg_port)],
-            common,
-            workdir / "registry.log",
-        )
-    )
+    common = {"TAWA_INTERNAL_KEY": KEY, "TAWA_REDIS_URL": redis_url, "TAWA_LOG_LEVEL": level}
+    registry_args = [sys.executable, "-m", "tawa.registry", "--port", str(reg_port)]
+    processes.append(spawn(registry_args, {**common, "TAWA_LOG_LEVEL": "WARNING"}, workdir / "r"))
     registry = f"http://127.0.0.1:{reg_port}"
     wait_ready(registry + "/healthz", processes[-1])
     routes = [
@@ -362,43 +357,54 @@ def measure_all(
     claims = {"iss": upstream, "aud": "tawa", "sub": "bench-user", "orgSlug": "bench"}
     token = jwt.encode({"alg": "RS256", "kid": "bench"}, {**claims, "exp": now + 3600}, key)
     auth = [f"Authorization: Bearer {token}"]
-    run = {"seconds": args.seconds, "connections": args.connections}
 
-    results = [("direct", load(upstream + "/bench/open", headers=[], **run))]
-    gateway, url = start_gateway(gateway_env, workdir / "gw.log", http="httptools", loop="uvloop")
-    processes.append(gateway)
-    results.append(("gateway, no auth", load(url + "/bench/open", headers=[], **run)))
-    results.append(("gateway, auth", load(url + "/bench/auth", headers=auth, **run)))
-    results.append(("gateway, auth + gas", load(url + "/bench/paid", headers=auth, **run)))
-    stop(gateway)
+    def gateway(server: str, workers: int = 1) -> str:
+        process, url = start_gateway(gateway_env, workdir / "gw.log", server, workers)
+        processes.append(process)
+        return url
 
+    main = gateway("granian")
+    targets = [
+        ("direct", upstream + "/bench/open", []),
+        ("gateway, no auth", main + "/bench/open", []),
+        ("gateway, auth", main + "/bench/auth", auth),
+        ("gateway, auth + gas", main + "/bench/paid", auth),
+    ]
     if args.servers:
-        for http, loop in (("h11", "asyncio"), ("httptools", "asyncio"), ("granian", "uvloop")):
-            gateway, url = start_gateway(gateway_env, workdir / "gw.log", http=http, loop=loop)
-            processes.append(gateway)
-            name = f"gateway, no auth ({http}+{loop})"
-            results.append((name, load(url + "/bench/open", headers=[], **run)))
-            stop(gateway)
+        for server, workers in (("uvicorn", 1), ("granian", 2), ("uvicorn", 2)):
+            url = gateway(server, workers)
+            name = f"gateway, auth ({server}, {workers} worker{'s' if workers > 1 else ''})"
+            targets.append((name, url + "/bench/auth", auth))
     if args.clients:
-        print("upstream client alone, GET on the upstream:")
+        print(f"[{kind} upstream] upstream HTTP client alone, GET on the upstream:")
         compare_clients(upstream + "/bench/open", args.seconds, args.connections)
-        print()
-    return results
+
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in targets}
+    for _ in range(args.rounds):
+        for name, url, headers in targets:
+            runs[name].append(
+                load(url, seconds=args.seconds, connections=args.connections, headers=headers)
+            )
+    return [(name, _median(runs[name])) for name, _, _ in targets]
 
 
-def report(results: list[tuple[str, dict[str, float]]]) -> None:
+def _median(samples: list[dict[str, float]]) -> dict[str, float]:
+    return {k: statistics.median(s[k] for s in samples) for k in samples[0]}
+
+
+def report(kind: str, results: list[tuple[str, dict[str, float]]]) -> None:
     direct = results[0][1]
-    print(f"{'target':<42}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs direct':>11}{'non-2xx':>9}")
+    print(f"upstream: {kind}")
+    print(f"  {'target':<40}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs direct':>11}{'non-2xx':>9}")
     for name, r in results:
         ratio = r["rps"] / direct["rps"]
         print(
-            f"{name:<42}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
+            f"  {name:<40}{r['rps']:>9.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
             f"{ratio:>10.0%} {int(r['non2xx']):>8}"
         )
-    gateway_rows = [r for name, r in results[1:4]]
-    worst = min(r["rps"] for r in gateway_rows) / direct["rps"]
+    worst = min(r["rps"] for _, r in results[1:4]) / direct["rps"]
     verdict = "meets" if worst >= TARGET_RATIO else "misses"
-    print(f"\nslowest gateway row keeps {worst:.0%} of direct: {verdict} the 50% target")
+    print(f"  slowest gateway row keeps {worst:.0%} of direct: {verdict} the 50% target\n")
 
 
 if __name__ == "__main__":

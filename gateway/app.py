@@ -131,8 +131,7 @@ class Gateway:
         except ClientGone:
             call.status = 499
         elapsed = time.perf_counter() - started
-        metrics.REQUESTS.labels(call.service, str(call.status)).inc()
-        metrics.LATENCY.labels(call.service).observe(elapsed)
+        metrics.observe_request(call.service, call.status, elapsed)
         if call.path not in ("/healthz", "/readyz", "/metrics"):
             _log_access(call, elapsed)
 

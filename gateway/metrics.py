@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry()
@@ -56,3 +58,16 @@ USAGE_RESULTS = Counter(
     ["status"],
     registry=REGISTRY,
 )
+
+# Labelled children, looked up once: ``labels()`` takes a lock and builds a key on
+# every call, and this runs for every request.
+_request_children: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+
+def observe_request(service: str, status: int, seconds: float) -> None:
+    children = _request_children.get((service, status))
+    if children is None:
+        children = (REQUESTS.labels(service, str(status)), LATENCY.labels(service))
+        _request_children[(service, status)] = children
+    children[0].inc()
+    children[1].observe(seconds)

@@ -29,6 +29,7 @@ MAX_PATH = 2048
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _ESCAPE = re.compile(rb"%(..)?")
+_UNSAFE_BYTE = re.compile(rb"[^\x21-\x7e]|\\")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 # Decoded bytes that must never appear inside a segment.
 _FORBIDDEN_DECODED = frozenset([0x2F, 0x5C, *range(0x20), 0x7F])
@@ -47,7 +48,7 @@ def normalise(raw: bytes) -> str:
         raise BadPath(f"the request path is longer than {MAX_PATH} bytes")
     if not raw.startswith(b"/"):
         raise BadPath("the request path must start with '/'")
-    if any(byte < 0x21 or byte > 0x7E or byte == 0x5C for byte in raw):
+    if _UNSAFE_BYTE.search(raw):
         raise BadPath("the request path holds a backslash, a control or a non-ASCII byte")
 
     segments = [_segment(part) for part in raw.split(b"/") if part]
@@ -58,7 +59,7 @@ def normalise(raw: bytes) -> str:
 
 
 def _segment(part: bytes) -> str:
-    decoded = _ESCAPE.sub(_unescape, part).decode("ascii")
+    decoded = (_ESCAPE.sub(_unescape, part) if b"%" in part else part).decode("ascii")
     bare = decoded.split(";", 1)[0]
     if bare in (".", "..") or bare.endswith("."):
         raise BadPath("the request path holds a dot segment or a segment ending in a dot")
