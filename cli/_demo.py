@@ -202,12 +202,17 @@ class Demo:
     def sign_in(self, email: str, password: str) -> str:
         """Authorization code + PKCE as the demo user; returns the access token."""
         client_id, redirect = "tawa-demo-console", "http://127.0.0.1:8765/callback"
-        self.admin(
+        created = self.admin(
             "PUT", "identity", f"/admin/clients/{client_id}",
             json={"redirectUris": [redirect], "scopes": ["openid", "profile", "email"],
                   "grantTypes": ["authorization_code", "refresh_token"], "org": DEMO_ORG,
                   "name": "Tawa demo console"},
         )  # fmt: skip
+        # A confidential client (a web console's backend): the secret is shown once.
+        client_secret = str(created.json().get("clientSecret", ""))
+        if not client_secret:
+            rotated = self.admin("POST", "identity", f"/admin/clients/{client_id}/rotate")
+            client_secret = str(rotated.json()["clientSecret"])
         verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
         state = secrets.token_urlsafe(16)
@@ -238,7 +243,7 @@ class Demo:
                 "/oauth/token",
                 data={"grant_type": "authorization_code", "code": params["code"][0],
                       "redirect_uri": redirect, "client_id": client_id,
-                      "code_verifier": verifier},
+                      "client_secret": client_secret, "code_verifier": verifier},
             )  # fmt: skip
         if token.status_code != 200:
             raise DemoFailed(f"the token endpoint answered {token.status_code}: {token.text[:200]}")

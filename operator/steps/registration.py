@@ -40,9 +40,11 @@ _MISCONFIGURED_DELAY = 60.0
 
 def upstream_of(ctx: StepContext) -> str:
     found = ctx.facts.get("upstream")
-    if found:
-        return str(found)
-    address = f"http://{ctx.name}.{ctx.namespace}.svc.cluster.local:{ctx.spec.port}"
+    address = (
+        str(found)
+        if found
+        else f"http://{ctx.name}.{ctx.namespace}.svc.cluster.local:{ctx.spec.port}"
+    )
     # On machines where no pod runs, a stand-in process plays the service.
     return rewrite(address, upstream_map_from_env())
 
