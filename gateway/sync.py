@@ -1,14 +1,18 @@
 """Keeping the route table in step with the registry.
 
-Three paths lead to the same catch-up (:meth:`RouteSync.catch_up`: read the
-changes since the version we hold, apply them, or reload in full when the
-registry no longer has that history):
+Two paths lead to a catch-up (:meth:`RouteSync.catch_up`: read the changes
+since the version we hold, apply them, or reload in full when the registry no
+longer has that history):
 
 - a message on the Redis channel ``tawa.registry.changes`` (the fast path,
   well under a second);
 - every (re)subscription to that channel, since messages published while we
-  were disconnected are gone for good;
-- a timer (``route_resync_seconds``), which heals anything else missed.
+  were disconnected are gone for good.
+
+A timer (``route_resync_seconds``) reloads the whole table. It heals what a
+catch-up cannot see: a change the registry logged out of order (two registry
+replicas writing at once) and skipped by a catch-up that had already passed
+its version. The table is small, so a full read every few seconds is cheap.
 
 Redis being down therefore costs freshness, never correctness: the listener
 reconnects with backoff and catches up as soon as it is back.
@@ -111,13 +115,14 @@ class RouteSync:
             backoff = min(backoff * 2, 5.0)
 
     async def resync_forever(self) -> None:
+        """Reload the whole table now and then: the one path that heals every gap."""
         while True:
             await asyncio.sleep(self.resync_seconds)
-            await self._catch_up_logged("timer")
+            await self._catch_up_logged("timer", full=True)
 
-    async def _catch_up_logged(self, reason: str) -> None:
+    async def _catch_up_logged(self, reason: str, *, full: bool = False) -> None:
         try:
-            await self.catch_up()
+            await (self.load() if full else self.catch_up())
         except (RegistryUnavailable, aiohttp.ClientError, TimeoutError, ValueError) as exc:
             metrics.ROUTE_SYNC_FAILURES.labels("registry").inc()
             log.warning(
@@ -131,10 +136,14 @@ class RouteSync:
         if status != 200:
             raise RegistryUnavailable(f"the registry answered {status} for the route table")
         routes = [route_from_record(record) for record in body.get("routes", [])]
+        before = self.table.version if self.loaded else None
         self.table.replace([r for r in routes if r is not None], version=int(body["version"]))
         self.loaded = True
         self._observe()
-        log.info("Loaded %d routes at registry version %d.", len(self.table), self.table.version)
+        level = logging.DEBUG if before == self.table.version else logging.INFO
+        log.log(
+            level, "Loaded %d routes at registry version %d.", len(self.table), self.table.version
+        )
 
     def _applies(self, change: dict[str, Any]) -> bool:
         """Whether ``change`` carries enough to be applied without a full reload."""
