@@ -226,11 +226,15 @@ class Ledger:
         entry = grant.document(str(ObjectId()), org=org, now=now)
         entry.update(state=APPLIED, changes={TokenType.INTRO.value: self.intro_grant})
         self._upsert({"walletId": wallet_id, "key": GRANT_KEY}, entry, self.entries)
+        # The balance comes from the stored grant, so a changed setting can never
+        # give a wallet a balance its ledger does not explain.
+        granted = self._entry_by_key(wallet_id, GRANT_KEY)
+        assert granted is not None
         wallet = {
             "_id": wallet_id,
             "org": org,
             "name": name or org,
-            "balances": {t.value: 0 for t in TokenType} | {"intro": self.intro_grant},
+            "balances": {t.value: 0 for t in TokenType} | granted["changes"],
             "pending": [],
             "aborted": [],
             "createdAt": now,
@@ -265,7 +269,9 @@ class Ledger:
         return self._record(request)
 
     def _record(self, request: EntryRequest) -> Recorded:
-        org = self.wallet(request.wallet_id)["org"]
+        first_read = self.wallet(request.wallet_id)
+        org = first_read["org"]
+        fresh: dict[str, Any] | None = first_read
         for _ in range(_CONTENTION_ATTEMPTS):
             # Step 1: claim the key. A duplicate means this is a replay.
             entry = request.document(str(ObjectId()), org=org, now=self.clock())
@@ -286,17 +292,24 @@ class Ledger:
                     return Recorded(settled, replayed=True)
                 continue  # the earlier attempt left no trace; record this one
 
-            applied = self._apply(entry, request)
+            applied = self._apply(entry, request, wallet=fresh)
+            fresh = None
             if applied is not None:
                 return Recorded(applied)
             # A settler aborted our entry because we were slower than the lease.
         raise RequestInProgress(f"the request with key {request.key!r} could not be settled")
 
-    def _apply(self, entry: dict[str, Any], request: EntryRequest) -> dict[str, Any] | None:
-        """Steps 2 and 3 for a freshly claimed entry; ``None`` if it was aborted."""
+    def _apply(
+        self, entry: dict[str, Any], request: EntryRequest, *, wallet: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """Steps 2 and 3 for a freshly claimed entry; ``None`` if it was aborted.
+
+        The first round plans on the caller's read of the wallet (one round trip
+        fewer); a miss reads it again.
+        """
         entry_id, wallet_id = entry["_id"], request.wallet_id
         for _ in range(_CONTENTION_ATTEMPTS):
-            wallet = self.wallet(wallet_id)
+            wallet = wallet or self.wallet(wallet_id)
             if any(a["id"] == entry_id for a in wallet.get("aborted", [])):
                 return None
             changes = self._plan(wallet, request)
@@ -333,6 +346,7 @@ class Ledger:
             if after is not None:
                 return self._finalize(entry, changes, balances_after=after["balances"])
             # Missed: a guard moved under us (contention) or we were aborted; re-plan.
+            wallet = None
         raise RequestInProgress(f"{wallet_id} is too contended; retry the request")
 
     def _plan(self, wallet: dict[str, Any], request: EntryRequest) -> Changes | None:
@@ -404,7 +418,7 @@ class Ledger:
                     f"an earlier request with key {current['key']!r} is still being recorded; "
                     "retry in a moment"
                 )
-            time.sleep(0.005)
+            time.sleep(0.01)
 
     def _abort(self, entry_id: str, wallet_id: str) -> bool:
         """Fence ``entry_id`` out of the wallet and delete it, unless it was applied."""
