@@ -54,13 +54,16 @@ def test_one_job_per_commit_and_the_release_runs_the_built_image(builder_platfor
     pod = job.spec.template.spec
     (clone,) = pod.init_containers
     env = {e.name: e.value for e in clone.env}
-    assert env["GIT_URL"] == GIT and env["GIT_REVISION"] == SHA_ONE
+    assert env["GIT_URL"] == GIT
+    assert env["GIT_REVISION"] == SHA_ONE
     assert "cp /generated/Dockerfile Dockerfile" in clone.command[-1]
     (build,) = pod.containers
     assert build.command == ["buildctl-daemonless.sh"]
     assert f"--output=type=image,name={image},push=true" in build.args
-    assert "rootless" in build.image and build.security_context.run_as_user == 1000
-    assert job.spec.backoff_limit == 0 and pod.restart_policy == "Never"
+    assert "rootless" in build.image
+    assert build.security_context.run_as_user == 1000
+    assert job.spec.backoff_limit == 0
+    assert pod.restart_policy == "Never"
     assert job.metadata.owner_references[0].kind == "TawaService"
     configmap = services.core.read_namespaced_config_map(
         f"{job.metadata.name}-dockerfile", namespace("web")
@@ -109,7 +112,8 @@ def test_a_failed_build_reports_its_last_log_lines_and_deploys_nothing(builder_p
     built = services.condition("broken", "Built")
     assert built["status"] == "False"
     assert "ERROR: npm run build exited 1" in built["message"]
-    assert "#29 step 29" in built["message"] and "#5 step 5" not in built["message"]
+    assert "#29 step 29" in built["message"]
+    assert "#5 step 5" not in built["message"]
     assert sha[:12] in built["message"]
     assert services.condition("broken", "Released") == {}
     assert services.deployment_image("broken") is None
