@@ -130,6 +130,12 @@ class Gateway:
             await _send_error(send, exc, call.request_id)
         except ClientGone:
             call.status = 499
+        except Exception:
+            # A bug of ours: answer 500 with the request id rather than drop the connection.
+            log.exception("Request %s failed unexpectedly.", call.request_id)
+            call.status = 500
+            failure = TawaError("the gateway failed to handle this request", code="internal")
+            await _send_error(send, failure, call.request_id)
         elapsed = time.perf_counter() - started
         metrics.observe_request(call.service, call.status, elapsed)
         if call.path not in ("/healthz", "/readyz", "/metrics"):
@@ -236,6 +242,7 @@ class Gateway:
             identity=identity.headers() if identity else [],
             request_id=call.request_id,
             client=client[0] if client else "",
+            scheme=scope.get("scheme", "http"),
             keep_length=stream is not None,
         )
         try:

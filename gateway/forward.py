@@ -48,13 +48,22 @@ def upstream_headers(
     identity: list[tuple[bytes, bytes]],
     request_id: str,
     client: str,
+    scheme: str,
     keep_length: bool,
 ) -> CIMultiDict[str]:
-    """The headers sent upstream for a client request with ``headers`` (ASGI, lower-case)."""
+    """The headers sent upstream for a client request with ``headers`` (ASGI, lower-case).
+
+    ``X-Forwarded-Host`` and ``-Proto`` keep the values an ingress in front of us
+    set, and otherwise say what the client asked for; ``X-Forwarded-For`` gains
+    the client's address.
+    """
     named = _named_in_connection(headers)
     out: CIMultiDict[str] = CIMultiDict()
     forwarded_for = ""
+    host = ""
     for name, value in headers:
+        if name == b"host":
+            host = value.decode("latin-1")
         if _is_hop_by_hop(name, named) or name in _NOT_FORWARDED or name.startswith(b"x-tawa-"):
             continue
         if name == b"content-length" and not keep_length:
@@ -67,6 +76,9 @@ def upstream_headers(
         out[name.decode("latin-1")] = value.decode("latin-1")
     out["X-Request-Id"] = request_id
     out["X-Forwarded-For"] = forwarded_for + client
+    if host:
+        out.setdefault("X-Forwarded-Host", host)
+    out.setdefault("X-Forwarded-Proto", scheme)
     return out
 
 

@@ -31,6 +31,7 @@ def test_upstream_headers_drop_hop_by_hop_identity_and_billing() -> None:
         identity=[(b"x-tawa-user", b"user-1")],
         request_id="rid",
         client="127.0.0.1",
+        scheme="http",
         keep_length=False,
     )
     assert dict(out) == {
@@ -39,14 +40,34 @@ def test_upstream_headers_drop_hop_by_hop_identity_and_billing() -> None:
         "x-tawa-user": "user-1",
         "X-Request-Id": "rid",
         "X-Forwarded-For": "10.0.0.1, 127.0.0.1",
+        "X-Forwarded-Host": "api.example",
+        "X-Forwarded-Proto": "http",
     }
 
 
 def test_a_streamed_body_keeps_its_length() -> None:
     out = upstream_headers(
-        [(b"content-length", b"5")], identity=[], request_id="r", client="c", keep_length=True
+        [(b"content-length", b"5")],
+        identity=[],
+        request_id="r",
+        client="c",
+        scheme="https",
+        keep_length=True,
     )
     assert out["content-length"] == "5"
+    assert out["X-Forwarded-Proto"] == "https"
+
+
+def test_an_ingress_in_front_keeps_its_forwarded_host_and_proto() -> None:
+    headers = [
+        (b"host", b"gateway.internal"),
+        (b"x-forwarded-host", b"api.example"),
+        (b"x-forwarded-proto", b"https"),
+    ]
+    out = upstream_headers(
+        headers, identity=[], request_id="r", client="c", scheme="http", keep_length=False
+    )
+    assert (out["X-Forwarded-Host"], out["X-Forwarded-Proto"]) == ("api.example", "https")
 
 
 def test_downstream_headers_drop_hop_by_hop_and_carry_our_request_id() -> None:
