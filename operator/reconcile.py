@@ -97,6 +97,8 @@ async def ensure(
             recorded.append(step.condition)
         if "helm_revision" in ctx.facts:
             book.status.helm_revision = int(ctx.facts["helm_revision"])
+        if "last_good_revision" in ctx.facts:
+            book.status.last_good_revision = int(ctx.facts["last_good_revision"])
         await flush()
 
     # Every step reported in: derive Ready and the phase from the conditions.
