@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -11,13 +12,14 @@ from tawa.registry import config_values, domains, flags, grants, services
 from tawa.registry.changes import ChangeLog, Publisher
 from tawa.registry.context import Registry
 from tawa.registry.settings import RegistrySettings
-from tawa.store import mongo_client
+from tawa.store import is_in_memory, mongo_client
 from tawa.web import create_app, internal_key_dependency
 
 
 def build_app(settings: RegistrySettings | None = None, *, client: Any = None) -> FastAPI:
     """The registry app; ``client`` overrides the MongoDB client (tests)."""
     settings = settings or RegistrySettings()
+    client_is_default = client is None
     client = client if client is not None else mongo_client(settings.mongodb_uri)
     db = client[settings.registry_database]
     _ensure_indexes(db)
@@ -32,12 +34,13 @@ def build_app(settings: RegistrySettings | None = None, *, client: Any = None) -
         timeout=settings.registry_publish_timeout,
         metrics=app.state.metrics_registry,
     )
-    app.state.registry = Registry(
-        settings=settings,
-        db=db,
-        changes=ChangeLog(db, retention=settings.registry_change_retention),
-        publisher=publisher,
-    )
+    changes = ChangeLog(db, retention=settings.registry_change_retention)
+    if is_in_memory(settings.mongodb_uri) and client_is_default:
+        # The in-process store forgets everything on restart. Counting from the
+        # clock keeps versions increasing across restarts, so a gateway that
+        # holds an older version takes the next notice as news and reloads.
+        changes.start_at(int(time.time() * 1000))
+    app.state.registry = Registry(settings=settings, db=db, changes=changes, publisher=publisher)
 
     internal = [Depends(internal_key_dependency(settings.internal_key.get_secret_value()))]
     for router in (

@@ -44,6 +44,12 @@ class ChangeLog:
         """Held by writers across bump + write + append, so that within one
         registry process a reader never sees version N+1 before N is logged."""
 
+    def start_at(self, floor: int) -> None:
+        """Begin counting at ``floor`` if nothing was ever counted; no-op otherwise."""
+        self._counters.update_one(
+            {"_id": _COUNTER_ID}, {"$setOnInsert": {"value": floor}}, upsert=True
+        )
+
     def current(self) -> int:
         doc = self._counters.find_one({"_id": _COUNTER_ID})
         return int(doc["value"]) if doc else 0

@@ -90,3 +90,16 @@ def test_writes_survive_redis_going_away_and_notices_resume() -> None:
         ]
         assert "Could not publish change" in server.logs()
         api.close()
+
+
+def test_versions_keep_increasing_across_a_restart_of_the_in_memory_store(redis_srv) -> None:
+    versions = []
+    for _ in range(2):
+        with registry_server(redis_url=redis_srv.url) as server:
+            answer = httpx.put(
+                f"{server.url}/v1/services/sandbox/restarted",
+                json=service_body(),
+                headers=server.headers,
+            )
+            versions.append(answer.json()["version"])
+    assert versions[1] > versions[0]
