@@ -6,10 +6,10 @@ entry under that version and, once the write is stored, publishes
 ``{version, kind, op, service, environment}`` on ``tawa.registry.changes``.
 
 Publishing is best effort by design: when Redis is down the write still
-succeeds, a warning is logged and a metric counts it; the gateway heals
-through its periodic resync, which reads the change log or the full table.
-The log keeps the last ``retention`` entries; asking for changes older than
-that is :class:`~tawa.registry.errors.HistoryGone` (410).
+succeeds, a warning is logged and a metric counts it; the gateway heals when
+it resubscribes or resyncs, reading the change log or the full table. The
+log keeps the last ``retention`` entries; asking for changes it no longer
+holds is :class:`~tawa.registry.errors.HistoryGone` (410).
 """
 
 from __future__ import annotations
@@ -129,12 +129,3 @@ class Publisher:
             return False
         self._published.inc()
         return True
-
-    def ping(self) -> bool:
-        try:
-            return bool(self._redis.ping())
-        except redis.RedisError:
-            return False
-
-    def close(self) -> None:
-        self._redis.close()
