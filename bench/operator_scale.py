@@ -20,6 +20,7 @@ import argparse
 import collections
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -144,6 +145,7 @@ def main() -> None:
     finally:
         kube.terminate()
         kube.wait(timeout=20)
+        shutil.rmtree(workdir, ignore_errors=True)
 
     total = sum(counts.values())
     n = args.services
@@ -156,7 +158,7 @@ def main() -> None:
     print(f"API requests             {total} total, {total / n:.1f} per service")
     for agent, count in counts.most_common():
         print(f"  {agent:<22} {count:>7}  {count / n:6.1f} per service  {count / total:6.1%}")
-    print(f"kopf worker limit {args.workers}, helm concurrency {args.helm}; work dir {workdir}")
+    print(f"kopf worker limit {args.workers}, helm concurrency {args.helm}")
 
 
 if __name__ == "__main__":

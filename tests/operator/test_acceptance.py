@@ -193,10 +193,15 @@ def test_drift_is_repaired_and_an_idle_service_costs_no_write(
         )
         assert values["replicaCount"] == 1
 
-        # By hand, with kubectl: the Deployment deleted comes back.
+        # By hand, with kubectl: another image is replaced, a deleted Deployment comes back.
+        subprocess.run(
+            ["kubectl", "-n", namespace, "set", "image", f"deployment/{name}", f"{name}=evil:6"],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        eventually(lambda: container(kube, name, namespace)["image"] == IMAGE, what="the image")
         client.AppsV1Api(kube).delete_namespaced_deployment(name, namespace)
         eventually(lambda: _exists(kube, name, namespace), what="the Deployment to come back")
-        eventually(lambda: service(kube, name, namespace)["status"]["helmRevision"] == 4)
+        eventually(lambda: service(kube, name, namespace)["status"]["helmRevision"] == 5)
 
 
 def _exists(api, name, namespace) -> bool:
