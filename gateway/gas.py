@@ -170,13 +170,8 @@ class UsageShipper:
         return len(self._buffer) + self._in_flight
 
     def record(self, event: UsageEvent) -> None:
-        if len(self) >= self.capacity and self._buffer:
-            dropped = self._buffer.popleft()
-            metrics.USAGE_DROPPED.inc()
-            log.error(
-                "The usage buffer is full; dropped event %s of org %s.", dropped.id, dropped.org
-            )
         self._buffer.append(event)
+        self._trim()
         self.balances.spent(event.org, event.amount)
         metrics.USAGE_BUFFERED.set(len(self))
         if len(self._buffer) >= self.batch_size:
@@ -206,6 +201,7 @@ class UsageShipper:
             results = await self.wallet.post_usage(batch)
         except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
             self._buffer.extendleft(reversed(batch))
+            self._trim()
             metrics.USAGE_SHIP_FAILURES.inc()
             log.warning(
                 "Shipping %d usage events failed (%s); will retry.", len(batch), _reason(exc)
@@ -216,6 +212,16 @@ class UsageShipper:
             metrics.USAGE_BUFFERED.set(len(self))
         self._settle(batch, results)
         return True
+
+    def _trim(self) -> None:
+        """Drop the oldest events beyond capacity (the batch in flight is not counted:
+        it is back at the head if it fails, and the oldest then)."""
+        while len(self._buffer) > self.capacity:
+            dropped = self._buffer.popleft()
+            metrics.USAGE_DROPPED.inc()
+            log.error(
+                "The usage buffer is full; dropped event %s of org %s.", dropped.id, dropped.org
+            )
 
     async def drain(self, deadline_seconds: float) -> None:
         """Ship what is buffered before shutdown, for at most ``deadline_seconds``."""
