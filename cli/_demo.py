@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -198,7 +199,7 @@ class Demo:
                      f"plays {service.cluster_address}")  # fmt: skip
         for service in services:
             url = f"http://127.0.0.1:{service.local_port}/"
-            self.wait_for(f"the stand-in of {service.name}", lambda u=url: _answers(u), timeout=30)
+            self.wait_for(f"the stand-in of {service.name}", partial(_answers, url), timeout=30)
 
     def sign_in(self, email: str, password: str) -> str:
         """Authorization code + PKCE as the demo user; returns the access token."""
