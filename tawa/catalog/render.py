@@ -22,10 +22,14 @@ def render_service(
     *,
     environment: Environment | str,
     image: str | None = None,
+    source: dict[str, str] | None = None,
     namespace: str | None = None,
     base_domain: str = DEFAULT_BASE_DOMAIN,
 ) -> TawaService:
     """The TawaService that deploys ``component`` to ``environment``.
+
+    ``image`` (a prebuilt image) or ``source`` (``spec.source``: the commit the
+    operator builds) says what runs; one of them, not both.
 
     A Component without a framework annotation can only be deployed from a
     prebuilt image, so rendering it without ``image`` is refused.
@@ -53,6 +57,8 @@ def render_service(
     }
     if image:
         fields["image"] = image
+    if source:
+        fields["source"] = dict(source)
     spec = TawaServiceSpec.model_validate(fields)
     metadata = ObjectMeta(
         name=component.name,
