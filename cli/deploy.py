@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tawa.catalog import CatalogError, read_catalog, render_service
-from tawa.cli import _output
+from tawa.cli import _output, _source
 from tawa.cli._cluster import Cluster, ClusterError
 from tawa.cli._output import EXIT_INVALID, EXIT_USAGE
 from tawa.resource import Environment, namespace_for
@@ -57,6 +57,9 @@ def deploy(
     name: Annotated[str | None, typer.Option(help="The Component to deploy, if several.")] = None,
     wait: Annotated[bool, typer.Option(help="Follow the rollout until Ready or failed.")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for Ready.", min=1)] = 600.0,
+    allow_dirty: Annotated[
+        bool, typer.Option(help="Deploy HEAD although the work tree has uncommitted changes.")
+    ] = False,
 ) -> None:
     """Apply the service to the cluster and follow it until it is Ready."""
     environment = _environment(env, prod)
@@ -64,12 +67,15 @@ def deploy(
     if not path.exists():
         errors.print(f"No catalog at {path}: the path does not exist.", markup=False)
         raise typer.Exit(EXIT_USAGE)
+    # Without --image the cluster builds the work tree's commit (spec.source).
+    source = None if image else _source.spec_or_exit(path, allow_dirty=allow_dirty)
     try:
         catalog = read_catalog(path, name=name)
         service = render_service(
             catalog.component(name),
             environment=environment,
             image=image,
+            source=source,
             namespace=namespace,
             base_domain=CommonSettings().base_domain,
         )
