@@ -358,34 +358,58 @@ def measure_all(
     token = jwt.encode({"alg": "RS256", "kid": "bench"}, {**claims, "exp": now + 3600}, key)
     auth = [f"Authorization: Bearer {token}"]
 
-    def gateway(server: str, workers: int = 1) -> str:
+    up_process = processes[0]
+
+    def gateway(server: str, workers: int = 1) -> tuple[str, subprocess.Popen[bytes]]:
         process, url = start_gateway(gateway_env, workdir / "gw.log", server, workers)
         processes.append(process)
-        return url
+        return url, process
 
-    main = gateway("granian")
+    main, main_process = gateway("granian")
     targets = [
-        ("direct", upstream + "/bench/open", []),
-        ("gateway, no auth", main + "/bench/open", []),
-        ("gateway, auth", main + "/bench/auth", auth),
-        ("gateway, auth + gas", main + "/bench/paid", auth),
+        ("direct", upstream + "/bench/open", [], None),
+        ("gateway, no auth", main + "/bench/open", [], main_process),
+        ("gateway, auth", main + "/bench/auth", auth, main_process),
+        ("gateway, auth + gas", main + "/bench/paid", auth, main_process),
     ]
     if args.servers:
         for server, workers in (("uvicorn", 1), ("granian", 2), ("uvicorn", 2)):
-            url = gateway(server, workers)
+            url, process = gateway(server, workers)
             name = f"gateway, auth ({server}, {workers} worker{'s' if workers > 1 else ''})"
-            targets.append((name, url + "/bench/auth", auth))
+            targets.append((name, url + "/bench/auth", auth, process))
     if args.clients:
         print(f"[{kind} upstream] upstream HTTP client alone, GET on the upstream:")
         compare_clients(upstream + "/bench/open", args.seconds, args.connections)
 
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in targets}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in targets}
     for _ in range(args.rounds):
-        for name, url, headers in targets:
-            runs[name].append(
-                load(url, seconds=args.seconds, connections=args.connections, headers=headers)
-            )
-    return [(name, _median(runs[name])) for name, _, _ in targets]
+        for name, url, headers, gateway_process in targets:
+            # CPU seconds per request hold up better than req/s on a busy machine.
+            before = (cpu_seconds(up_process), cpu_seconds(gateway_process))
+            result = load(url, seconds=args.seconds, connections=args.connections, headers=headers)
+            done = result["rps"] * args.seconds
+            result["up_us"] = (cpu_seconds(up_process) - before[0]) / done * 1e6
+            result["gw_us"] = (cpu_seconds(gateway_process) - before[1]) / done * 1e6
+            runs[name].append(result)
+    return [(name, _median(runs[name])) for name, *_ in targets]
+
+
+def cpu_seconds(process: subprocess.Popen[bytes] | None) -> float:
+    """User + system CPU of a process and its children (the workers), from /proc."""
+    if process is None:
+        return 0.0
+    pids = [process.pid]
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    if children.exists():
+        pids += [int(pid) for pid in children.read_text().split()]
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _median(samples: list[dict[str, float]]) -> dict[str, float]:
@@ -395,12 +419,16 @@ def _median(samples: list[dict[str, float]]) -> dict[str, float]:
 def report(kind: str, results: list[tuple[str, dict[str, float]]]) -> None:
     direct = results[0][1]
     print(f"upstream: {kind}")
-    print(f"  {'target':<40}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs direct':>11}{'non-2xx':>9}")
+    print(
+        f"  {'target':<38}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'vs direct':>10}"
+        f"{'non-2xx':>8}{'upstream CPU':>14}{'gateway CPU':>13}"
+    )
     for name, r in results:
         ratio = r["rps"] / direct["rps"]
+        gateway_cpu = f"{r['gw_us']:>8.0f} us/req" if r["gw_us"] else f"{'-':>8}"
         print(
-            f"  {name:<40}{r['rps']:>9.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
-            f"{ratio:>10.0%} {int(r['non2xx']):>8}"
+            f"  {name:<38}{r['rps']:>8.0f}{r['p50']:>8.2f}{r['p99']:>8.2f}{ratio:>9.0%}"
+            f"{int(r['non2xx']):>8}{r['up_us']:>7.0f} us/req{gateway_cpu:>6}"
         )
     worst = min(r["rps"] for _, r in results[1:4]) / direct["rps"]
     verdict = "meets" if worst >= TARGET_RATIO else "misses"
