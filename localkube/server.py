@@ -34,6 +34,7 @@ _HEALTH = ("/healthz", "/readyz", "/livez")
 _OPENAPI_V2 = protobuf.openapi_v2_document("tawa localkube")
 _OPENAPI_V2_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 _NAMESPACE_SUBRESOURCES = ("status", "finalize")
+_FIXED_PATHS = frozenset({*_HEALTH, "/version", "/api", "/apis", "/openapi/v2", "/openapi/v3", "/"})
 _BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -79,6 +80,7 @@ class LocalKube(kmock.KubernetesScaffold):
 
     store: Store = attrs.field(factory=Store)
     rollouts_complete: bool = True  # play the deployment controller (see controllers.py)
+    _kinds: dict[tuple[str, str, str], Kind | None] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -118,20 +120,26 @@ class LocalKube(kmock.KubernetesScaffold):
 
     async def _route(self, raw: web.BaseRequest) -> web.StreamResponse:
         path = raw.path.rstrip("/") or "/"
-        fixed = self._fixed_routes(raw).get(path)
-        if fixed is not None:
+        if path in _FIXED_PATHS:
             if raw.method != "GET":
                 raise MethodNotAllowed(f"{raw.method} is not supported on {path}")
-            return fixed()
+            return self._fixed_routes(raw)[path]()
         target = parse_path(path)
         if target is None:
             raise NotFound(f"the server could not find the requested resource ({path})")
         if target.plural is None:
             return self._discovery(raw, target)
-        kind = discovery.resolve(self.resources, target.group, target.version or "", target.plural)
+        kind = self._resolve(target.group, target.version or "", target.plural)
         if kind is None or (target.namespace is not None and not kind.namespaced):
             raise NotFound(f"the server could not find the requested resource ({path})")
         return await self._resource(raw, kind, target)
+
+    def _resolve(self, group: str, version: str, plural: str) -> Kind | None:
+        """Resolved types are cached until a CRD changes the served set."""
+        key = (group, version, plural)
+        if key not in self._kinds:
+            self._kinds[key] = discovery.resolve(self.resources, group, version, plural)
+        return self._kinds[key]
 
     def _fixed_routes(self, raw: web.BaseRequest) -> Mapping[str, Callable[[], web.Response]]:
         def ok() -> web.Response:
@@ -210,6 +218,7 @@ class LocalKube(kmock.KubernetesScaffold):
     def _follow_crds(self, event: Event) -> None:
         if event.key != discovery.CRDS:
             return
+        self._kinds.clear()
         if event.type == "DELETED":
             discovery.unregister_crd(self.resources, event.obj)
             spec = event.obj.get("spec", {})
