@@ -7,6 +7,10 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 tree="$root/.tools/typecheck"
+mkdir -p "$root/.tools"
+# One run at a time: the symlink tree is shared.
+exec 9>"$root/.tools/typecheck.lock"
+flock 9
 rm -rf "$tree" && mkdir -p "$tree/tawa"
 for entry in "$root"/tawa/*; do ln -s "$entry" "$tree/tawa/$(basename "$entry")"; done
 for component in cli operator registry gateway identity wallet localkube; do
