@@ -10,7 +10,9 @@ service deploys on its own a minute after the org buys the missing tokens.
 The reserve is checked, not held (see :mod:`tawa.wallet.reports`). A
 generation the gate admitted stays admitted: the drift timer re-runs every
 step, and a wallet spent down by hosting must not stop drift repair of a
-service that is already running.
+service that is already running. One let in while the wallet was down is
+checked again on later reconciles; a short reserve then only shows in the
+condition (reason ``ReserveShort``), since the service runs already.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from tawa.tiers import DEPLOY_GATE_MONTHS
 
 CHECKED = "ReserveCovered"
 UNREACHABLE = "WalletUnreachable"
+SHORT = "ReserveShort"
 
 
 class DeployGate:
@@ -56,9 +59,9 @@ class DeployGate:
     async def ensure(self, ctx: StepContext) -> Outcome:
         if self.settings.is_platform_service(ctx.name):
             return Outcome(True, "Skipped", f"{ctx.name} is a platform service: no deploy gate.")
-        admitted = _admitted(ctx)
-        if admitted is not None:
-            return admitted
+        earlier = _passed(ctx)
+        if earlier is not None and earlier.reason == CHECKED:
+            return earlier
 
         org, tier = ctx.spec.owner, ctx.spec.tier.value
         try:
@@ -76,10 +79,19 @@ class DeployGate:
                 f"The wallet refused the reserve check ({exc.code}: {exc.message}).",
                 delay=self.settings.retry_delay,
             ) from exc
+        if not reserve.passes and earlier is not None:
+            # Let in while the wallet was down: it runs already, so say what is
+            # missing without holding up the rest of the pipeline.
+            return Outcome(
+                True,
+                SHORT,
+                f"Deployed while the wallet was unreachable. {_short(org, tier, reserve)}",
+            )
         if not reserve.passes:
             # Long enough to stay quiet, short enough to deploy soon after a purchase.
             delay = self.settings.gate_retry_delay
-            raise kopf.TemporaryError(_short_message(org, tier, reserve), delay=delay)
+            message = f"Not deployed yet. {_short(org, tier, reserve)}"
+            raise kopf.TemporaryError(message, delay=delay)
         return Outcome(
             True,
             CHECKED,
@@ -101,24 +113,22 @@ class DeployGate:
         return None  # the gate provisions nothing
 
 
-def _admitted(ctx: StepContext) -> Outcome | None:
-    """The earlier verdict if this generation already passed the reserve check."""
+def _passed(ctx: StepContext) -> Outcome | None:
+    """The gate's earlier verdict if this generation already got past it."""
     for condition in ctx.status.get("conditions") or []:
         if (
             condition.get("type") == DeployGate.condition
             and condition.get("status") == "True"
-            and condition.get("reason") == CHECKED
             and condition.get("observedGeneration") == ctx.generation
         ):
-            return Outcome(True, CHECKED, str(condition.get("message", "")))
+            return Outcome(True, str(condition.get("reason")), str(condition.get("message", "")))
     return None
 
 
-def _short_message(org: str, tier: str, reserve: Reserve) -> str:
+def _short(org: str, tier: str, reserve: Reserve) -> str:
     return (
         f"Org {org} holds {reserve.available:,} tokens but a {tier} service needs "
         f"{reserve.required:,} ({reserve.months} months of hosting): {reserve.missing:,} tokens "
-        f"are missing, so it is not deployed. Buy them with `tawa wallet buy {reserve.missing} "
-        f"--org {org}` or choose a smaller tier; the deploy continues on its own once they are "
-        "there."
+        f"are missing. Buy them with `tawa wallet buy {reserve.missing} --org {org}` or choose "
+        "a smaller tier; the deploy continues on its own once they are there."
     )

@@ -117,6 +117,22 @@ async def test_an_admitted_generation_is_not_checked_again(org: str) -> None:
     assert (await DeployGate(settings).ensure(ctx)).reason == "WalletUnreachable"
 
 
+async def test_a_service_let_in_while_the_wallet_was_down_is_told_what_is_missing(
+    wallet_srv: WalletServer, org: str
+) -> None:
+    let_in = {
+        "type": "GateChecked",
+        "status": "True",
+        "reason": "WalletUnreachable",
+        "message": "not checked",
+        "observedGeneration": 2,
+    }
+    ctx = context(org, tier="xlarge", generation=2, status={"conditions": [let_in]})
+    outcome = await DeployGate(settings_for(wallet_srv)).ensure(ctx)
+    assert (outcome.ok, outcome.reason) == (True, "ReserveShort")
+    assert f"tawa wallet buy 131770 --org {org}" in outcome.message
+
+
 async def test_hosting_is_charged_once_per_hour_however_often_the_timer_ticks(
     wallet_srv: WalletServer, org: str
 ) -> None:
