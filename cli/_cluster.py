@@ -7,6 +7,7 @@ sentence; the commands print it and exit.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from kubernetes import client, config
@@ -29,7 +30,9 @@ class ClusterError(TawaError):
 class Cluster:
     def __init__(self, kubeconfig: str | None = None) -> None:
         try:
-            api = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+            # The client reads KUBECONFIG once, at import; read it now instead.
+            path = kubeconfig or os.environ.get("KUBECONFIG") or None
+            api = config.new_client_from_config(config_file=path)  # type: ignore[no-untyped-call]
         except (ConfigException, FileNotFoundError, TypeError) as exc:
             raise ClusterError(
                 f"No usable kubeconfig ({exc}); set KUBECONFIG or run `tawa dev cluster`."

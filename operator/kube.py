@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from typing import Any
 
 from kubernetes import client, config
@@ -31,7 +32,7 @@ def api_client(kubeconfig: str | None = None) -> client.ApiClient:
     """A client for the current kubeconfig (or the in-cluster service account)."""
     try:
         made: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig
+            config_file=kubeconfig or os.environ.get("KUBECONFIG") or None
         )
     except (ConfigException, FileNotFoundError, TypeError):
         config.load_incluster_config()  # type: ignore[no-untyped-call]
