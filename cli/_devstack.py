@@ -7,6 +7,11 @@ loopback port, waits until each answers, and records what it started in
 ``down`` stops exactly the processes recorded there, checking each one's
 command line first so that a recycled pid is never killed. Nothing here
 imports another component: they are started as ``python -m tawa.<name>``.
+
+Given the kubeconfig of an existing cluster, no local API is started and the
+operator works against that cluster. ``stop``, ``start``, ``pause`` and
+``resume`` act on one component at a time, for failure drills: a restarted
+component gets the same command, port and environment as before.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -146,11 +151,18 @@ def redis_ready(port: int) -> bool:
 class DevStack:
     """Starts and stops the embedded platform recorded in one state folder."""
 
-    def __init__(self, folder: Path, *, mongodb_uri: str | None = None) -> None:
+    def __init__(
+        self, folder: Path, *, mongodb_uri: str | None = None, kubeconfig: Path | None = None
+    ) -> None:
         self.folder = folder.resolve()
         self.logs = self.folder / "logs"
         self.mongodb_uri = mongodb_uri
+        self.kubeconfig = kubeconfig.resolve() if kubeconfig else None
+        """An existing cluster's kubeconfig; ``None`` starts the local API."""
         self.base_env = {k: v for k, v in os.environ.items() if not k.startswith("TAWA_")}
+        self._extra_env: dict[str, dict[str, str]] = {}
+        self._envs: dict[str, dict[str, str]] = {}
+        """The environment each component was launched with, for ``start``."""
 
     def up(
         self,
@@ -158,21 +170,25 @@ class DevStack:
         upstream_map: dict[str, str] | None = None,
         on_started: Callable[[Component], None] = lambda c: None,
         timeout: float = 60.0,
+        extra_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> StackState:
+        """Start every component; ``extra_env`` adds variables per component name."""
         if (existing := StackState.load(self.folder)) and self.alive(existing):
             raise DevStackError(
                 f"a stack is already running from {self.folder}; run `tawa dev down`"
             )
         self.logs.mkdir(parents=True, exist_ok=True)
+        self._extra_env = {name: dict(env) for name, env in (extra_env or {}).items()}
         state = StackState(
             folder=str(self.folder),
             internal_key=secrets.token_urlsafe(32),
-            kubeconfig=str(self.folder / "kubeconfig"),
+            kubeconfig=str(self.kubeconfig or self.folder / "kubeconfig"),
             mongodb="memory" if not self.mongodb_uri else _redact_uri(self.mongodb_uri),
         )
         try:
             self._start_redis(state, on_started, timeout)
-            self._start_localkube(state, on_started, timeout)
+            if self.kubeconfig is None:
+                self._start_localkube(state, on_started, timeout)
             self._apply_crd(state)
             # Every service learns every other's URL, so ports are chosen first.
             ports = {service: free_port() for service in SERVICES}
@@ -303,7 +319,9 @@ class DevStack:
     def _launch(
         self, name: str, command: list[str], url: str, state: StackState, env: dict[str, str]
     ) -> None:
+        env = {**env, **self._extra_env.get(name, {})}
         process = _spawn(command, log=self._log(name), env=env)
+        self._envs[name] = env
         state.components[name] = Component(
             name, process.pid, url, str(self._log(name)), command, _start_time(process.pid)
         )
@@ -335,18 +353,56 @@ class DevStack:
         report: dict[str, dict[str, object]] = {}
         for name, component in state.components.items():
             running = _is_ours(component)
-            if name == "redis":
-                port = int(component.url.rsplit(":", 1)[1].split("/")[0])
-                healthy = running and redis_ready(port)
-            elif name == "kubernetes":
-                healthy = running and http_ready(f"{component.url}/version")
-            elif name == "operator":
-                healthy = running and http_ready(component.url)
-            else:
-                healthy = running and http_ready(f"{component.url}/healthz")
+            healthy = running and _answers(component)
             report[name] = {"pid": component.pid, "url": component.url, "running": running,
                             "healthy": healthy, "log": component.log}  # fmt: skip
         return report
+
+    # -- one component at a time (failure drills) ------------------------------
+
+    def stop(self, state: StackState, name: str, *, kill: bool = False) -> None:
+        """Stop one component: SIGTERM (grace, then SIGKILL), or SIGKILL at once."""
+        component = self._running(state, name)
+        _terminate(component.pid, timeout=10.0, sig=signal.SIGKILL if kill else signal.SIGTERM)
+
+    def start(self, state: StackState, name: str, *, timeout: float = 60.0) -> Component:
+        """Start a stopped component again: same command, port and environment."""
+        component = state.components[name]
+        if _is_ours(component):
+            raise DevStackError(f"{name} is still running (pid {component.pid})")
+        if name not in self._envs:
+            raise DevStackError(f"{name} was not started by this DevStack, so it cannot restart it")
+        self._launch(name, component.command, component.url, state, self._envs[name])
+        restarted = state.components[name]
+        _wait_until(
+            lambda: _answers(restarted, ready=True), what=f"the restarted {name}",
+            log=self._log(name), timeout=timeout,
+        )  # fmt: skip
+        return restarted
+
+    def pause(self, state: StackState, name: str) -> None:
+        """Freeze one component (SIGSTOP): its port still accepts, nothing answers."""
+        os.killpg(self._running(state, name).pid, signal.SIGSTOP)
+
+    def resume(self, state: StackState, name: str) -> None:
+        os.killpg(self._running(state, name).pid, signal.SIGCONT)
+
+    def _running(self, state: StackState, name: str) -> Component:
+        component = state.components.get(name)
+        if component is None or not _is_ours(component):
+            raise DevStackError(f"{name} is not running from {self.folder}")
+        return component
+
+
+def _answers(component: Component, *, ready: bool = False) -> bool:
+    """Whether a component answers its health check (its readiness check if ``ready``)."""
+    if component.name == "redis":
+        return redis_ready(int(component.url.rsplit(":", 1)[1].split("/")[0]))
+    if component.name == "kubernetes":
+        return http_ready(f"{component.url}/version")
+    if component.name == "operator":
+        return http_ready(component.url)
+    return http_ready(f"{component.url}/{'readyz' if ready else 'healthz'}")
 
 
 def _start_time(pid: int) -> int:
@@ -370,25 +426,33 @@ def _is_ours(component: Component) -> bool:
     return state != "Z" and _start_time(component.pid) == component.started
 
 
-def _terminate(pid: int, *, timeout: float) -> None:
+def _terminate(pid: int, *, timeout: float, sig: signal.Signals = signal.SIGTERM) -> None:
+    """Signal ``pid``'s process group, SIGKILL it after ``timeout``, wait until it is gone."""
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, sig)
+        os.killpg(pid, signal.SIGCONT)  # a paused process must wake up to see SIGTERM
     except ProcessLookupError:
         return
+    if _gone(pid, timeout=timeout):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    _gone(pid, timeout=5.0)
+
+
+def _gone(pid: int, *, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
+    while True:
         # Reap it if it is our child (it is when up and down run in one process).
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.05)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
 
 
 def _helm_binary() -> str:
