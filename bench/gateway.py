@@ -365,7 +365,7 @@ def measure_all(
         processes.append(process)
         return url, process
 
-    main, main_process = gateway("granian")
+    main, main_process = gateway("uvicorn")
     targets = [
         ("direct", upstream + "/bench/open", [], None),
         ("gateway, no auth", main + "/bench/open", [], main_process),
@@ -373,7 +373,7 @@ def measure_all(
         ("gateway, auth + gas", main + "/bench/paid", auth, main_process),
     ]
     if args.servers:
-        for server, workers in (("uvicorn", 1), ("granian", 2), ("uvicorn", 2)):
+        for server, workers in (("granian", 1), ("uvicorn", 2), ("granian", 2)):
             url, process = gateway(server, workers)
             name = f"gateway, auth ({server}, {workers} worker{'s' if workers > 1 else ''})"
             targets.append((name, url + "/bench/auth", auth, process))
