@@ -65,9 +65,10 @@ class Rollouts:
         if existing is None:
             revision = 1 + max((_revision(rs) for rs in owned), default=0)
             body = _replica_set(deployment, name, template_hash, replicas, revision)
-            self.store.create(
-                REPLICA_SETS, deployment["metadata"]["namespace"], body, dry_run=False
-            )
+            namespace = deployment["metadata"]["namespace"]
+            created = self.store.create(REPLICA_SETS, namespace, body, dry_run=False)
+            status = {"status": _replica_set_status(replicas, 1)}
+            self.store.update(REPLICA_SETS, created, status, subresource="status")
         else:
             self._scale(existing, replicas)
         return name
@@ -123,7 +124,6 @@ def _replica_set(
             "ownerReferences": [owner],
         },
         "spec": {"replicas": replicas, "selector": selector, "template": template},
-        "status": _replica_set_status(replicas, 1),
     }
 
 

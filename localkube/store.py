@@ -96,6 +96,8 @@ class Store:
         if namespace is not None:
             meta["namespace"] = namespace
         obj.update(apiVersion=kind.api_version, kind=kind.kind)
+        if kind.has_status:  # the status subresource writes it, never a create
+            obj.pop("status", None)
         normalise(kind, obj)
         if dry_run:
             return obj

@@ -156,3 +156,14 @@ async def test_initial_events_end_with_a_bookmark():
 
     assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
     assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+def test_create_drops_status_when_the_status_subresource_owns_it():
+    store = Store()
+    body = {**widget("a"), "status": {"phase": "Forged"}}
+
+    created = store.create(WIDGETS, "ns", body, dry_run=False)
+    plain = store.create(CONFIG_MAPS, "ns", {"metadata": {"name": "c"}, "status": {}}, dry_run=False)
+
+    assert "status" not in created
+    assert plain["status"] == {}
