@@ -51,6 +51,7 @@ from tawa.web import error_body
 PROXY_PREFIX = "/proxy/"
 PROXY_GAS = 1
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_LOGGED_PATH = 512
 access_log = logging.getLogger("tawa.access")
 log = logging.getLogger(__name__)
 
@@ -397,7 +398,7 @@ def _log_access(call: Call, elapsed: float) -> None:
     access_log.info(
         "%s %s %s",
         call.method,
-        call.path,
+        call.path[:_LOGGED_PATH],
         call.status,
         extra={
             "fields": {
