@@ -95,14 +95,23 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def requests_by_client(log: Path, *, skip: int) -> collections.Counter[str]:
+def log_lines(log: Path) -> int:
+    return len(log.read_text(errors="replace").splitlines())
+
+
+def requests_by_client(
+    log: Path, *, skip: int, until: int | None = None
+) -> tuple[collections.Counter[str], int]:
+    """Requests per client between two points of the log, and how many were writes."""
     counts: collections.Counter[str] = collections.Counter()
-    for line in log.read_text(errors="replace").splitlines()[skip:]:
+    writes = 0
+    for line in log.read_text(errors="replace").splitlines()[skip:until]:
         found = _ACCESS.search(line)
         if found:
             agent = found["agent"].split("/")[0].split(" ")[0] or "unknown"
             counts[agent] += 1
-    return counts
+            writes += found["method"] not in ("GET", "HEAD")
+    return counts, writes
 
 
 def main() -> None:
@@ -111,6 +120,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=20, help="kopf worker limit")
     parser.add_argument("--helm", type=int, default=8, help="concurrent helm commands")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument(
+        "--drift", type=float, default=60, help="drift interval; one idle interval is measured"
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="tawa-bench-"))
@@ -123,10 +135,10 @@ def main() -> None:
             "TAWA_DISABLED_STEPS": "gate,registration,smoke",
             "TAWA_WORKER_LIMIT": str(args.workers),
             "TAWA_HELM_CONCURRENCY": str(args.helm),
-            "TAWA_DRIFT_INTERVAL": "3600",
+            "TAWA_DRIFT_INTERVAL": str(args.drift),
         }
         with operator_process(env, workdir=workdir / "op", **settings) as operator:
-            baseline = len(log.read_text(errors="replace").splitlines())
+            baseline = log_lines(log)
             rss_idle = peak_rss_mib(operator.pid)
             started = time.monotonic()
             with ThreadPoolExecutor(8) as pool:
@@ -140,8 +152,13 @@ def main() -> None:
                     break
                 time.sleep(1)
             elapsed = time.monotonic() - started
+            ready_at = log_lines(log)
+            counts, _ = requests_by_client(log, skip=baseline, until=ready_at)
+
+            # One drift interval with nothing to repair: reads only, no write.
+            time.sleep(args.drift * 1.2)
+            idle, idle_writes = requests_by_client(log, skip=ready_at)
             rss_peak = peak_rss_mib(operator.pid)
-            counts = requests_by_client(log, skip=baseline)
     finally:
         kube.terminate()
         kube.wait(timeout=20)
@@ -158,6 +175,11 @@ def main() -> None:
     print(f"API requests             {total} total, {total / n:.1f} per service")
     for agent, count in counts.most_common():
         print(f"  {agent:<22} {count:>7}  {count / n:6.1f} per service  {count / total:6.1%}")
+    idle_total = sum(idle.values()) - idle.get("bench", 0)
+    print(f"idle drift interval      {args.drift:.0f}s x1.2: {idle_total} requests "
+          f"({idle_total / n:.1f} per service), {idle_writes} writes")  # fmt: skip
+    for agent, count in idle.most_common():
+        print(f"  {agent:<22} {count:>7}  {count / n:6.1f} per service")
     print(f"kopf worker limit {args.workers}, helm concurrency {args.helm}")
 
 
