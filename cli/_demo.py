@@ -15,8 +15,6 @@ demo with a non-zero exit, after tearing down what was started.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import secrets
@@ -25,23 +23,22 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from rich.console import Console
 
 from tawa.catalog import CatalogError, read_catalog
-from tawa.cli._devstack import DevStack, StackState, free_port
-from tawa.resource import cluster_url_for, namespace_for
+from tawa.cli import _signin, _standins
+from tawa.cli._devstack import DevStack, StackState
+from tawa.cli._standins import StandIn
+from tawa.resource import namespace_for
 
 DEMO_ORG = "demo-org"
 ENVIRONMENT = "sandbox"
 DEMO_IMAGE = "ghcr.io/tawa-examples/{name}:1.0.0"
-STAND_IN = Path(__file__).with_name("_standin.py")
 CORPUS_PICKS = (
     "01-component-flow-style-missing-lifecycle.yaml",
     "19-website-lighthouse-jira-cross-namespace-refs.yaml",
@@ -58,16 +55,12 @@ class Deployable:
     """One catalog the demo deploys, and the stand-in that plays its pod."""
 
     path: Path
-    name: str
     owner: str
-    port: int
-    app_dir: Path | None = None
-    """For an example with source code: the folder ``uvicorn app:app`` runs in."""
-    local_port: int = field(default_factory=free_port)
+    stand_in: StandIn
 
     @property
-    def cluster_address(self) -> str:
-        return cluster_url_for(self.name, ENVIRONMENT, port=self.port).split("://", 1)[1]
+    def name(self) -> str:
+        return self.stand_in.name
 
 
 class Demo:
@@ -76,7 +69,7 @@ class Demo:
         self.root = root
         self.stack = DevStack(folder)
         self.state: StackState | None = None
-        self.processes: list[subprocess.Popen[bytes]] = []
+        self.stand_ins: list[StandIn] = []
         self.logs = folder.resolve() / "logs"
         self.step_number = 0
 
@@ -171,120 +164,42 @@ class Demo:
             component = read_catalog(path).component()
         except CatalogError as error:
             raise DemoFailed(f"{path} does not pass preflight: {error}") from error
-        has_app = app_dir is not None and (app_dir / "app.py").exists()
-        return Deployable(
-            path=path,
-            name=component.name,
-            owner=str(component.spec["owner"]),
-            port=int(component.spec.get("port", 3000)),
-            app_dir=app_dir if has_app else None,
+        port = int(component.spec.get("port", 3000))
+        stand_in = (
+            _standins.with_app(component.name, port, app_dir, environment=ENVIRONMENT)
+            if app_dir is not None
+            else StandIn(component.name, port, environment=ENVIRONMENT)
         )
+        return Deployable(path=path, owner=str(component.spec["owner"]), stand_in=stand_in)
 
     def start_stand_ins(self, services: list[Deployable]) -> None:
         for service in services:
-            if service.app_dir is not None:
-                command = [sys.executable, "-m", "uvicorn", "app:app", "--app-dir",
-                           str(service.app_dir), "--host", "127.0.0.1",
-                           "--port", str(service.local_port)]  # fmt: skip
-                kind = "its own app (uvicorn app:app)"
-            else:
-                command = [sys.executable, str(STAND_IN), str(service.local_port), service.name]
-                kind = "a generic stand-in"
-            log = (self.logs / f"standin-{service.name}.log").open("ab")
-            self.processes.append(
-                subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=service.app_dir)
-            )
-            log.close()
-            self.say(f"{service.name}: {kind} on 127.0.0.1:{service.local_port} "
-                     f"plays {service.cluster_address}")  # fmt: skip
-        for service in services:
-            url = f"http://127.0.0.1:{service.local_port}/"
-            self.wait_for(f"the stand-in of {service.name}", partial(_answers, url), timeout=30)
+            stand_in = service.stand_in
+            stand_in.start(logs=self.logs)
+            self.stand_ins.append(stand_in)
+            self.say(f"{stand_in.name}: {stand_in.kind} on {stand_in.local_address} "
+                     f"plays {stand_in.cluster_address}")  # fmt: skip
+        try:
+            _standins.wait_answering(self.stand_ins, timeout=30)
+        except _standins.StandInError as error:
+            raise DemoFailed(str(error)) from error
 
     def sign_in(self, email: str, password: str) -> str:
         """Authorization code + PKCE as the demo user; returns the access token."""
-        client_id, redirect = "tawa-demo-console", "http://127.0.0.1:8765/callback"
-        created = self.admin(
-            "PUT", "identity", f"/admin/clients/{client_id}",
-            json={"redirectUris": [redirect], "scopes": ["openid", "profile", "email"],
-                  "grantTypes": ["authorization_code", "refresh_token"], "org": DEMO_ORG,
-                  "name": "Tawa demo console"},
-        )  # fmt: skip
-        # A confidential client (a web console's backend): the secret is shown once.
-        client_secret = str(created.json().get("clientSecret", ""))
-        if not client_secret:
-            rotated = self.admin("POST", "identity", f"/admin/clients/{client_id}/rotate")
-            client_secret = str(rotated.json()["clientSecret"])
-        verifier = secrets.token_urlsafe(48)
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-        state = secrets.token_urlsafe(16)
-        query = {
-            "response_type": "code", "client_id": client_id, "redirect_uri": redirect,
-            "scope": "openid profile email", "state": state,
-            "code_challenge": challenge.rstrip(b"=").decode(), "code_challenge_method": "S256",
-        }  # fmt: skip
-        identity = self.url("identity")
-        with httpx.Client(base_url=identity, timeout=15) as browser:
-            login = browser.post("/api/login", json={"email": email, "password": password})
-            if login.status_code != 200:
-                raise DemoFailed(f"login answered {login.status_code}: {login.text[:200]}")
-            self.say(f"signed in as {email} (session cookie set)")
-            answer = browser.get("/oauth/authorize", params=query)
-            if answer.status_code == 200:  # the consent page: approve it
-                form = dict(query, decision="allow", csrf=_hidden_field(answer.text, "csrf") or "")
-                answer = browser.post("/oauth/authorize", data=form)
-                self.say("the consent page was shown and approved")
-            location = answer.headers.get("location", "")
-            params = parse_qs(urlsplit(location).query)
-            if answer.status_code not in (302, 303) or "code" not in params:
-                raise DemoFailed(f"authorize answered {answer.status_code} {answer.text[:200]}")
-            if params.get("state") != [state]:
-                raise DemoFailed("authorize returned a different state")
-            self.say("consented; authorization code received at the redirect URI")
-            token = browser.post(
-                "/oauth/token",
-                data={"grant_type": "authorization_code", "code": params["code"][0],
-                      "redirect_uri": redirect, "client_id": client_id,
-                      "client_secret": client_secret, "code_verifier": verifier},
+        assert self.state is not None
+        try:
+            return _signin.sign_in(
+                self.url("identity"), internal_key=self.state.internal_key, org=DEMO_ORG,
+                email=email, password=password, say=self.say,
             )  # fmt: skip
-        if token.status_code != 200:
-            raise DemoFailed(f"the token endpoint answered {token.status_code}: {token.text[:200]}")
-        body = token.json()
-        id_token = "with" if "id_token" in body else "without"
-        self.say(f"token endpoint: {body.get('token_type')} token {id_token} an ID token, "
-                 f"expires in {body.get('expires_in')}s")  # fmt: skip
-        return str(body["access_token"])
+        except _signin.SignInError as error:
+            raise DemoFailed(str(error)) from error
 
     def teardown(self) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        _standins.stop(self.stand_ins)
         stopped = self.stack.down()
         if stopped:
             self.say("stopped: " + ", ".join(stopped))
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code < 500
-    except httpx.HTTPError:
-        return False
-
-
-def _hidden_field(html: str, name: str) -> str | None:
-    marker = f'name="{name}"'
-    at = html.find(marker)
-    if at < 0:
-        return None
-    tail = html[at:]
-    start = tail.find('value="')
-    if start < 0:
-        return None
-    return tail[start + 7 : tail.find('"', start + 7)]
 
 
 def run_demo(folder: Path, *, keep: bool, console: Console) -> int:
@@ -321,7 +236,7 @@ def _story(demo: Demo) -> None:
         demo.start_stand_ins(services)
 
     with demo.step("Start the platform (tawa dev up)"):
-        mapping = {s.cluster_address: f"127.0.0.1:{s.local_port}" for s in services}
+        mapping = _standins.upstream_map(s.stand_in for s in services)
         demo.state = demo.stack.up(upstream_map=mapping, on_started=lambda c: demo.say(
             f"{c.name:<11} {c.url}"))  # fmt: skip
 
