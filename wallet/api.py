@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from tawa.clients import wallet as wire
 from tawa.resource import NAME_PATTERN, Environment
 from tawa.tiers import DEPLOY_GATE_MONTHS, Tier
 from tawa.wallet import reports
@@ -25,6 +26,9 @@ from tawa.wallet.ledger import EntryRequest, Ledger, Recorded, wallet_id_for
 from tawa.wallet.tokens import Kind, TokenType, spendable
 
 MAX_USAGE_EVENTS = 1000
+# The wire models live with the typed client in the kernel: one definition of
+# each shape for both ends. Optional fields are left out rather than null.
+_ENTRY: dict[str, Any] = {"response_model": wire.Entry, "response_model_exclude_none": True}
 _AMOUNT = Field(json_schema_extra={"type": "integer", "minimum": 1, "maximum": 10**12})
 _KEY = Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
 _TEXT = Field(default=None, max_length=500)
@@ -136,16 +140,26 @@ def build_router(ledger: Ledger, metrics: CollectorRegistry) -> APIRouter:
             response.headers["Idempotent-Replayed"] = "true"
         return entry_view(result.entry)
 
-    @router.post("/wallets", summary="Ensure the org's wallet (created once, with intro tokens)")
+    @router.post(
+        "/wallets",
+        response_model=wire.Wallet,
+        response_model_exclude_none=True,
+        summary="Ensure the org's wallet (created once, with intro tokens)",
+    )
     def ensure_wallet(body: WalletIn, who: Who) -> dict[str, Any]:
         who.require_service()
         return wallet_view(ledger.ensure_wallet(body.org, name=body.name))
 
-    @router.get("/wallets/{wallet_id}", summary="Balances per token type")
+    @router.get(
+        "/wallets/{wallet_id}",
+        response_model=wire.Wallet,
+        response_model_exclude_none=True,
+        summary="Balances per token type",
+    )
     def get_wallet(wallet_id: str, who: Who) -> dict[str, Any]:
         return wallet_view(ledger.wallet(readable(wallet_id, who)))
 
-    @router.post("/wallets/{wallet_id}/credits", status_code=201, summary="Credit tokens")
+    @router.post("/wallets/{wallet_id}/credits", status_code=201, **_ENTRY, summary="Credit tokens")
     def credit(wallet_id: str, body: CreditIn, who: Who, response: Response) -> dict[str, Any]:
         who.require_service()
         request = EntryRequest(
@@ -159,7 +173,7 @@ def build_router(ledger: Ledger, metrics: CollectorRegistry) -> APIRouter:
         )
         return answer(ledger.credit(request), Kind.CREDIT, response)
 
-    @router.post("/wallets/{wallet_id}/charges", status_code=201, summary="Charge gas")
+    @router.post("/wallets/{wallet_id}/charges", status_code=201, **_ENTRY, summary="Charge gas")
     def charge(wallet_id: str, body: ChargeIn, who: Who, response: Response) -> dict[str, Any]:
         who.require_service()
         request = EntryRequest(
@@ -178,7 +192,12 @@ def build_router(ledger: Ledger, metrics: CollectorRegistry) -> APIRouter:
             recorded.labels(body.kind, "insufficient_funds").inc()
             raise
 
-    @router.get("/wallets/{wallet_id}/ledger", summary="Applied entries, newest first")
+    @router.get(
+        "/wallets/{wallet_id}/ledger",
+        response_model=wire.LedgerPage,
+        response_model_exclude_none=True,
+        summary="Applied entries, newest first",
+    )
     def ledger_page(
         wallet_id: str,
         who: Who,
@@ -201,12 +220,22 @@ def build_router(ledger: Ledger, metrics: CollectorRegistry) -> APIRouter:
         )
         return {"entries": [entry_view(e) for e in page.entries], "nextCursor": page.next_cursor}
 
-    @router.get("/wallets/{wallet_id}/spend", summary="Gas spent per service and kind")
+    @router.get(
+        "/wallets/{wallet_id}/spend",
+        response_model=wire.Spend,
+        response_model_exclude_none=True,
+        summary="Gas spent per service and kind",
+    )
     def spend(wallet_id: str, who: Who, since: datetime | None = None) -> dict[str, Any]:
         items = reports.spend(ledger, readable(wallet_id, who), since=since)
         return {"walletId": wallet_id, "since": since, "items": items}
 
-    @router.get("/wallets/{wallet_id}/reserve", summary="Deploy reserve check for a tier")
+    @router.get(
+        "/wallets/{wallet_id}/reserve",
+        response_model=wire.Reserve,
+        response_model_exclude_none=True,
+        summary="Deploy reserve check for a tier",
+    )
     def reserve(
         wallet_id: str,
         who: Who,
@@ -220,7 +249,12 @@ def build_router(ledger: Ledger, metrics: CollectorRegistry) -> APIRouter:
         who.require_service()
         return reports.audit(ledger, wallet_id)
 
-    @router.post("/usage", summary="Charge a batch of transaction gas from the gateway")
+    @router.post(
+        "/usage",
+        response_model=wire.UsageAnswer,
+        response_model_exclude_none=True,
+        summary="Charge a batch of transaction gas from the gateway",
+    )
     def usage(body: UsageIn, who: Who) -> dict[str, Any]:
         who.require_service()
         seen: dict[str, dict[str, Any]] = {}

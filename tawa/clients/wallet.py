@@ -100,6 +100,7 @@ class Wallet(_Wire):
     total_balance: int
     balances: list[Balance]
     api_spendable: int
+    created_at: datetime | None = None
 
     def balance(self, token_type: TokenType) -> int:
         return next((b.balance for b in self.balances if b.token_type == token_type), 0)
@@ -119,9 +120,15 @@ class Entry(_Wire):
     reason: str | None = None
     reference_id: str | None = None
     created_at: datetime
+    applied_at: datetime | None = None
     balances_after: dict[str, int] | None = None
+
+
+class Written(Entry):
+    """The answer to a credit or a charge, as the client returns it."""
+
     replayed: bool = False
-    """Set by the client: the answer is the first result of a resent key."""
+    """The wallet answered with the first result of a key sent before."""
 
 
 class LedgerPage(_Wire):
@@ -135,6 +142,12 @@ class SpendItem(_Wire):
     kind: str
     amount: int
     count: int
+
+
+class Spend(_Wire):
+    wallet_id: str
+    since: datetime | None = None
+    items: list[SpendItem]
 
 
 class Reserve(_Wire):
@@ -161,6 +174,10 @@ class UsageResult(_Wire):
     status: Literal["charged", "duplicate", "insufficient_funds", "invalid"]
     entry_id: str | None = None
     error: str | None = None
+
+
+class UsageAnswer(_Wire):
+    results: list[UsageResult]
 
 
 class WalletClient:
@@ -215,7 +232,7 @@ class WalletClient:
         reason: str,
         key: str,
         reference_id: str | None = None,
-    ) -> Entry:
+    ) -> Written:
         body = {
             "amount": amount,
             "tokenType": token_type,
@@ -236,7 +253,7 @@ class WalletClient:
         key: str,
         reason: str | None = None,
         route: str | None = None,
-    ) -> Entry:
+    ) -> Written:
         body = {
             "amount": amount,
             "kind": kind,
@@ -266,7 +283,7 @@ class WalletClient:
         answer = await self._call(
             "GET", f"/v1/wallets/{wallet_id}/spend", params=_params(since=since)
         )
-        return [SpendItem.model_validate(item) for item in answer["items"]]
+        return Spend.model_validate(answer).items
 
     async def reserve(self, wallet_id: str, *, tier: str, months: int = 3) -> Reserve:
         params = {"tier": tier, "months": months}
@@ -276,7 +293,7 @@ class WalletClient:
     async def usage(self, events: list[UsageEvent]) -> list[UsageResult]:
         body = {"events": [e.model_dump(by_alias=True) for e in events]}
         answer = await self._call("POST", "/v1/usage", json=body)
-        return [UsageResult.model_validate(r) for r in answer["results"]]
+        return UsageAnswer.model_validate(answer).results
 
     async def audit(self, wallet_id: str) -> dict[str, Any]:
         answer: dict[str, Any] = await self._call("GET", f"/v1/wallets/{wallet_id}/audit")
@@ -284,11 +301,11 @@ class WalletClient:
 
     # --- plumbing ----------------------------------------------------------------------------
 
-    async def _write(self, path: str, body: dict[str, Any]) -> Entry:
+    async def _write(self, path: str, body: dict[str, Any]) -> Written:
         response = await self._send(
             "POST", path, json={k: v for k, v in body.items() if v is not None}
         )
-        entry = Entry.model_validate(response.json())
+        entry = Written.model_validate(response.json())
         entry.replayed = response.headers.get("idempotent-replayed") == "true"
         return entry
 

@@ -118,7 +118,7 @@ async def _ledger(http: httpx.AsyncClient, wallet: str) -> list[dict[str, Any]]:
         params = {"limit": 200} | ({"cursor": cursor} if cursor else {})
         page = (await http.get(f"/v1/wallets/{wallet}/ledger", params=params)).json()
         entries += page["entries"]
-        cursor = page["nextCursor"]
+        cursor = page.get("nextCursor")
         if cursor is None:
             return entries
 
