@@ -31,6 +31,11 @@ from tawa.resource import Environment, namespace_for
 from tawa.settings import CommonSettings
 
 _POLL_SECONDS = 0.5
+_SILENCE_SECONDS = 20.0
+"""How long without a status for this generation before asking about the operator."""
+_NO_OPERATOR = (
+    "No word from the operator yet: is `python -m tawa.operator` running against this cluster?"
+)
 _MARKS = {"True": ("✓", "green"), "False": ("✗", "red"), "Unknown": ("…", "yellow")}
 
 PathArgument = Annotated[
@@ -139,19 +144,24 @@ def _follow(
     cluster: Cluster, name: str, namespace: str, generation: int, timeout: float, console: Console
 ) -> dict[str, Any] | None:
     """Poll the service until it settles for ``generation``; the last object seen."""
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
     seen: dict[str, Any] | None = None
     printed: dict[str, tuple[str, str | None]] = {}
     live = Live(console=console, transient=True) if console.is_terminal else None
     with live or contextlib.nullcontext():
-        while time.monotonic() < deadline:
+        while time.monotonic() < started + timeout:
             seen = cluster.read_service(name, namespace)
             if seen is None:
                 return None
+            observed = int((seen.get("status") or {}).get("observedGeneration") or 0)
+            silent = observed < generation and time.monotonic() - started > _SILENCE_SECONDS
             if live is not None:
-                live.update(_summary(seen, working=True))
+                live.update(_summary(seen, working=True, note=_NO_OPERATOR if silent else None))
             else:
                 _print_changes(seen, printed, console)
+                if silent and "operator" not in printed:
+                    printed["operator"] = ("", None)
+                    console.print(_NO_OPERATOR, markup=False)
             if _settled(seen, generation):
                 break
             time.sleep(_POLL_SECONDS)
@@ -200,7 +210,7 @@ def _print_changes(
             console.print(f"{mark} {condition['type']}: {key[1] or ''}", markup=False)
 
 
-def _summary(found: dict[str, Any], *, working: bool) -> Group:
+def _summary(found: dict[str, Any], *, working: bool, note: str | None = None) -> Group:
     meta, status = found.get("metadata", {}), found.get("status") or {}
     spec = found.get("spec", {})
     head = Text.assemble(
@@ -226,7 +236,8 @@ def _summary(found: dict[str, Any], *, working: bool) -> Group:
         )
     parts: list[Any] = [head, Text(f"URL: {status.get('url') or '-'}"), table]
     if working:
-        parts.append(Spinner("dots", text=status.get("message") or "Waiting for the operator…"))
+        words = note or status.get("message") or "Waiting for the operator…"
+        parts.append(Spinner("dots", text=words))
     return Group(*parts)
 
 

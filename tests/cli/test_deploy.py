@@ -95,3 +95,33 @@ def test_status_shows_phase_url_revision_and_conditions(localkube, monkeypatch, 
     missing = runner.invoke(app, ["status"])  # the catalog here names hello-fastapi
     assert missing.exit_code == 1
     assert "No TawaService hello-fastapi in namespace hello-fastapi-sandbox" in missing.output
+
+
+@pytest.mark.integration
+def test_deploy_without_an_operator_says_so_and_fails_on_timeout(
+    localkube, monkeypatch, tmp_path
+) -> None:
+    from tawa.cli import deploy
+
+    api = config.new_client_from_config(config_file=str(localkube.kubeconfig))
+    try:
+        client.ApiextensionsV1Api(api).create_custom_resource_definition(crd_manifest())
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+    monkeypatch.setattr(deploy, "_SILENCE_SECONDS", 0.5)
+    monkeypatch.setenv("KUBECONFIG", str(localkube.kubeconfig))
+    folder = tmp_path / "lonely"
+    shutil.copytree(EXAMPLE, folder)
+    catalog = folder / "catalog-info.yaml"
+    catalog.write_text(catalog.read_text().replace("name: hello-fastapi", "name: lonely"))
+
+    result = runner.invoke(app, ["deploy", str(folder), "--image", "x:1", "--timeout", "2"])
+    assert result.exit_code == 1
+    assert "Applied TawaService lonely-sandbox/lonely" in result.output
+    assert "is `python -m tawa.operator` running" in result.output
+    assert "not Ready after 2s" in result.output
+    stored = client.CustomObjectsApi(api).get_namespaced_custom_object(
+        GROUP, VERSION, "lonely-sandbox", PLURAL, "lonely"
+    )
+    assert stored["metadata"]["managedFields"][0]["manager"] == "tawa"
