@@ -240,7 +240,7 @@ class Gateway:
         client = scope.get("client")
         headers = upstream_headers(
             scope["headers"],
-            identity=identity.headers() if identity else [],
+            identity=identity.headers if identity else (),
             request_id=call.request_id,
             client=client[0] if client else "",
             scheme=scope.get("scheme", "http"),

@@ -32,16 +32,8 @@ class Identity:
     orgs: frozenset[str]
     """Every org the caller belongs to: the orgs it may bill with ``X-Bill-Org``."""
     expires_at: float
-
-    def headers(self) -> list[tuple[bytes, bytes]]:
-        """The identity as the ``X-Tawa-*`` headers forwarded upstream."""
-        return [
-            (b"x-tawa-user", _latin1(self.user)),
-            (b"x-tawa-org", _latin1(self.org)),
-            (b"x-tawa-roles", _latin1(",".join(self.roles))),
-            (b"x-tawa-scopes", _latin1(" ".join(self.scopes))),
-            (b"x-tawa-client", _latin1(self.client)),
-        ]
+    headers: tuple[tuple[str, str], ...] = ()
+    """The identity as the ``X-Tawa-*`` headers forwarded upstream (built once)."""
 
     def may_bill(self, org: str) -> bool:
         return org in self.orgs
@@ -55,14 +47,26 @@ def identity_from_claims(claims: Mapping[str, Any]) -> Identity:
             orgs.add(entry)
         elif isinstance(entry, Mapping):
             orgs.update(str(entry[k]) for k in ("slug", "orgSlug", "id", "orgId") if entry.get(k))
+    user = str(claims.get("sub") or "")
+    roles = tuple(str(role) for role in claims.get("roles") or ())
+    scopes = _scopes(claims)
+    client = str(claims.get("client_id") or "")
+    headers = (
+        ("X-Tawa-User", _header_value(user)),
+        ("X-Tawa-Org", _header_value(org)),
+        ("X-Tawa-Roles", _header_value(",".join(roles))),
+        ("X-Tawa-Scopes", _header_value(" ".join(scopes))),
+        ("X-Tawa-Client", _header_value(client)),
+    )
     return Identity(
-        user=str(claims.get("sub") or ""),
+        user=user,
         org=org,
-        roles=tuple(str(role) for role in claims.get("roles") or ()),
-        scopes=_scopes(claims),
-        client=str(claims.get("client_id") or ""),
+        roles=roles,
+        scopes=scopes,
+        client=client,
         orgs=frozenset(orgs),
         expires_at=float(claims.get("exp") or 0),
+        headers=headers,
     )
 
 
@@ -112,7 +116,7 @@ def _scopes(claims: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(scopes)
 
 
-def _latin1(value: str) -> bytes:
+def _header_value(value: str) -> str:
     # Header values must be latin-1 and single-line; claims are ours but be strict.
     cleaned = "".join(ch for ch in value if ch >= " " and ch != "\x7f")
-    return cleaned.encode("latin-1", "replace")
+    return cleaned.encode("latin-1", "replace").decode("latin-1")

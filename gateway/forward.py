@@ -45,7 +45,7 @@ def _is_hop_by_hop(name: bytes, named: set[bytes]) -> bool:
 def upstream_headers(
     headers: list[tuple[bytes, bytes]],
     *,
-    identity: list[tuple[bytes, bytes]],
+    identity: Iterable[tuple[str, str]],
     request_id: str,
     client: str,
     scheme: str,
@@ -72,8 +72,8 @@ def upstream_headers(
             forwarded_for = value.decode("latin-1") + ", "
             continue
         out.add(name.decode("latin-1"), value.decode("latin-1"))
-    for name, value in identity:
-        out[name.decode("latin-1")] = value.decode("latin-1")
+    for header, text in identity:
+        out[header] = text
     out["X-Request-Id"] = request_id
     out["X-Forwarded-For"] = forwarded_for + client
     if host:

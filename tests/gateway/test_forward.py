@@ -28,7 +28,7 @@ def test_upstream_headers_drop_hop_by_hop_identity_and_billing() -> None:
     ]
     out = upstream_headers(
         headers,
-        identity=[(b"x-tawa-user", b"user-1")],
+        identity=[("X-Tawa-User", "user-1")],
         request_id="rid",
         client="127.0.0.1",
         scheme="http",
@@ -37,7 +37,7 @@ def test_upstream_headers_drop_hop_by_hop_identity_and_billing() -> None:
     assert dict(out) == {
         "accept": "application/json",
         "authorization": "Bearer t",
-        "x-tawa-user": "user-1",
+        "X-Tawa-User": "user-1",
         "X-Request-Id": "rid",
         "X-Forwarded-For": "10.0.0.1, 127.0.0.1",
         "X-Forwarded-Host": "api.example",
