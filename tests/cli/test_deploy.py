@@ -95,6 +95,7 @@ def test_status_shows_phase_url_revision_and_conditions(localkube, monkeypatch, 
     missing = runner.invoke(app, ["status"])  # the catalog here names hello-fastapi
     assert missing.exit_code == 1
     assert "No TawaService hello-fastapi in namespace hello-fastapi-sandbox" in missing.output
+    objects.delete_namespaced_custom_object(GROUP, VERSION, "shown-uat", PLURAL, "shown")
 
 
 @pytest.mark.integration
@@ -125,3 +126,7 @@ def test_deploy_without_an_operator_says_so_and_fails_on_timeout(
         GROUP, VERSION, "lonely-sandbox", PLURAL, "lonely"
     )
     assert stored["metadata"]["managedFields"][0]["manager"] == "tawa"
+    # No operator will ever run for it; leave nothing for other suites' operators.
+    client.CustomObjectsApi(api).delete_namespaced_custom_object(
+        GROUP, VERSION, "lonely-sandbox", PLURAL, "lonely"
+    )

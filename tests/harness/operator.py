@@ -35,6 +35,9 @@ _STARTED = "Initial authentication has finished"
 class OperatorProcess:
     env: dict[str, str]
     log_path: Path
+    namespaces: tuple[str, ...] = ()
+    """Watch only these (the whole cluster when empty): other suites' leftovers
+    on a shared local API stay out of the way."""
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     _log: object = field(default=None, repr=False)
@@ -49,7 +52,13 @@ class OperatorProcess:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "tawa.operator", "--standalone"],
+                [
+                    sys.executable,
+                    "-m",
+                    "tawa.operator",
+                    "--standalone",
+                    *(f"--namespace={namespace}" for namespace in self.namespaces),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,
@@ -96,12 +105,18 @@ def operator_env(kube_env: dict[str, str], workdir: Path, **settings: str) -> di
 
 @contextmanager
 def operator_process(
-    kube_env: dict[str, str], *, workdir: Path, **settings: str
+    kube_env: dict[str, str],
+    *,
+    workdir: Path,
+    namespaces: tuple[str, ...] = (),
+    **settings: str,
 ) -> Iterator[OperatorProcess]:
     """The operator running against ``kube_env``'s kubeconfig; ``settings`` are TAWA_* vars."""
     workdir.mkdir(parents=True, exist_ok=True)
     operator = OperatorProcess(
-        env=operator_env(kube_env, workdir, **settings), log_path=workdir / "operator.log"
+        env=operator_env(kube_env, workdir, **settings),
+        log_path=workdir / "operator.log",
+        namespaces=namespaces,
     )
     operator.start()
     try:

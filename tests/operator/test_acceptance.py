@@ -108,7 +108,9 @@ def set_tier(folder: Path, tier: str) -> None:
 
 def test_deploy_upgrade_delete_leaves_nothing(kube, localkube, example, tmp_path) -> None:
     env = localkube.env
-    with operator_process(env, workdir=tmp_path / "op", **OPERATOR) as operator:
+    with operator_process(
+        env, workdir=tmp_path / "op", namespaces=(NAMESPACE,), **OPERATOR
+    ) as operator:
         first = tawa("deploy", "--image", IMAGE, "--timeout", "90", env=env, cwd=example)
         assert first.returncode == 0, first.stdout + first.stderr + operator.log()
         assert "Created namespace hello-fastapi-sandbox." in first.stdout
@@ -171,7 +173,9 @@ def test_drift_is_repaired_and_an_idle_service_costs_no_write(
     # The gate warns (an Event) on every run while the wallet is unreachable,
     # which is its call; what is measured here is the rest of the pipeline.
     quiet = {**OPERATOR, "TAWA_DISABLED_STEPS": "gate,registration,smoke"}
-    with operator_process(env, workdir=tmp_path / "op", **quiet) as operator:
+    with operator_process(
+        env, workdir=tmp_path / "op", namespaces=(namespace,), **quiet
+    ) as operator:
         done = tawa("deploy", "--image", IMAGE, "--timeout", "90", env=env, cwd=example)
         assert done.returncode == 0, done.stdout + done.stderr + operator.log()
 
@@ -202,6 +206,11 @@ def test_drift_is_repaired_and_an_idle_service_costs_no_write(
         client.AppsV1Api(kube).delete_namespaced_deployment(name, namespace)
         eventually(lambda: _exists(kube, name, namespace), what="the Deployment to come back")
         eventually(lambda: service(kube, name, namespace)["status"]["helmRevision"] == 5)
+
+        subprocess.run(
+            ["kubectl", "delete", "tsvc", name, "-n", namespace, "--timeout=60s"],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
 
 
 def _exists(api, name, namespace) -> bool:
