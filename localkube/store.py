@@ -63,6 +63,8 @@ class Store:
         self._history = history
         self._evicted = 0  # the revision of the newest event dropped from the log
         self._signal = asyncio.Event()
+        # owner uid -> the objects that name it in their ownerReferences
+        self._dependents: dict[str, set[tuple[TypeKey, ObjectKey]]] = defaultdict(set)
 
     # Reading.
 
@@ -175,9 +177,11 @@ class Store:
     def load(self, state: dict[str, Any]) -> None:
         """Replace everything by a dump; watches from before it get a 410."""
         self._objects.clear()
+        self._dependents.clear()
         for entry in state["objects"]:
-            obj = entry["object"]
-            self._objects[(entry["group"], entry["plural"])][object_key(obj)] = obj
+            obj, key = entry["object"], (entry["group"], entry["plural"])
+            self._objects[key][object_key(obj)] = obj
+            self._index_owners(key, None, obj)
         self.revision = self._evicted = int(state["revision"])
         self._events.clear()
 
@@ -209,6 +213,7 @@ class Store:
         self.revision += 1
         meta["resourceVersion"] = str(self.revision)
         self._objects[key][object_key(new)] = new
+        self._index_owners(key, old, new)
         self._record(Event(self.revision, key, "MODIFIED" if old else "ADDED", new, old))
         return new
 
@@ -225,6 +230,7 @@ class Store:
 
     def _remove(self, key: TypeKey, obj: Object) -> Object:
         self._objects[key].pop(object_key(obj), None)
+        self._index_owners(key, obj, None)
         self.revision += 1
         gone = copy.deepcopy(obj)
         gone["metadata"]["resourceVersion"] = str(self.revision)
@@ -236,14 +242,23 @@ class Store:
         self._collect_dependents(obj["metadata"].get("uid"))
         return gone
 
+    def _index_owners(self, key: TypeKey, old: Object | None, new: Object | None) -> None:
+        if old is not None:
+            for uid in _owner_uids(old):
+                self._dependents[uid].discard((key, object_key(old)))
+                if not self._dependents[uid]:
+                    del self._dependents[uid]
+        if new is not None:
+            for uid in _owner_uids(new):
+                self._dependents[uid].add((key, object_key(new)))
+
     def _collect_dependents(self, owner_uid: str | None) -> None:
         """Background garbage collection: objects whose last owner is gone go too."""
-        for key in self.types():
-            for obj in list(self._objects[key].values()):
+        for key, name in sorted(self._dependents.pop(owner_uid or "", set())):
+            obj = self._objects[key].get(name)
+            if obj is not None:
                 references = obj["metadata"].get("ownerReferences") or []
                 remaining = [ref for ref in references if ref.get("uid") != owner_uid]
-                if len(remaining) == len(references):
-                    continue
                 if remaining:
                     new = copy.deepcopy(obj)
                     new["metadata"]["ownerReferences"] = remaining
@@ -264,3 +279,7 @@ class Store:
     def _wake(self) -> None:
         signal, self._signal = self._signal, asyncio.Event()
         signal.set()
+
+
+def _owner_uids(obj: Object) -> list[str]:
+    return [ref.get("uid", "") for ref in obj["metadata"].get("ownerReferences") or []]

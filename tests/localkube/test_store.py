@@ -163,7 +163,34 @@ def test_create_drops_status_when_the_status_subresource_owns_it():
     body = {**widget("a"), "status": {"phase": "Forged"}}
 
     created = store.create(WIDGETS, "ns", body, dry_run=False)
-    plain = store.create(CONFIG_MAPS, "ns", {"metadata": {"name": "c"}, "status": {}}, dry_run=False)
+    plain = store.create(
+        CONFIG_MAPS, "ns", {"metadata": {"name": "c"}, "status": {}}, dry_run=False
+    )
 
     assert "status" not in created
     assert plain["status"] == {}
+
+
+def test_objects_go_with_their_last_owner():
+    store = Store()
+    first = store.create(WIDGETS, "ns", widget("first"), dry_run=False)
+    second = store.create(WIDGETS, "ns", widget("second"), dry_run=False)
+
+    def owned(name: str, *owners: dict) -> None:
+        refs = [
+            {"kind": "Widget", "name": o["metadata"]["name"], "uid": o["metadata"]["uid"]}
+            for o in owners
+        ]
+        store.create(
+            CONFIG_MAPS, "ns", {"metadata": {"name": name, "ownerReferences": refs}}, dry_run=False
+        )
+
+    owned("only-first", first)
+    owned("both", first, second)
+    store.delete(WIDGETS, "ns", "first")
+
+    assert not store.exists(CONFIG_MAPS, "ns", "only-first")
+    remaining = store.get(CONFIG_MAPS, "ns", "both")["metadata"]["ownerReferences"]
+    assert [ref["name"] for ref in remaining] == ["second"]
+    store.delete(WIDGETS, "ns", "second")
+    assert not store.exists(CONFIG_MAPS, "ns", "both")
