@@ -66,6 +66,7 @@ class OperatorProcess:
         deadline = time.monotonic() + timeout
         while _STARTED not in self.log_path.read_text(errors="replace")[offset:]:
             if self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()  # never leave a half-started operator behind
                 raise RuntimeError(f"the operator did not start; see {self.log_path}")
             time.sleep(0.1)
 
