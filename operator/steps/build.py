@@ -20,6 +20,7 @@ annotation and then its ``Failed`` condition stand in.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import kopf
@@ -35,6 +36,7 @@ from tawa.operator.step import Outcome, StepContext
 from tawa.resource import TawaServiceSpec
 
 _LOG_CHARACTERS = 1500
+STARTED_ANNOTATION = "tawa.insureco.io/started-at"
 COPIED_SECRET = "tawa-registry"  # noqa: S105 (a name, not a password)
 """The registry Secret's name in a service namespace when it is copied there."""
 
@@ -114,6 +116,8 @@ class BuildStep:
             deadline=self.builder.build_deadline,
             registry_secret=secret,
         )
+        # A precise start time: creation timestamps have whole seconds only.
+        manifest["metadata"]["annotations"][STARTED_ANNOTATION] = datetime.now(UTC).isoformat()
         job = await kube.create_job(manifest)
         await kube.ensure_configmap(self._configmap(spec, job))
         return job
@@ -182,9 +186,16 @@ class BuildStep:
         """Delete finished build Jobs beyond the newest few; the current one stays."""
         selector = f"{build_job.SERVICE_LABEL}={ctx.name},{build_job.COMPONENT_LABEL}=build"
         jobs = await kube.jobs(ctx.namespace, selector=selector)
-        finished = [j for j in jobs if build_job.job_state(j) != "running"]
-        finished.sort(key=lambda j: j["metadata"].get("creationTimestamp") or "", reverse=True)
-        for old in finished[self.builder.build_jobs_kept :]:
-            if old["metadata"]["name"] != keep:
-                await kube.delete_job(old["metadata"]["name"], ctx.namespace)
-                ctx.logger.debug(f"Deleted old build Job {old['metadata']['name']}.")
+        others = [
+            j for j in jobs if build_job.job_state(j) != "running" and j["metadata"]["name"] != keep
+        ]
+        others.sort(key=_started, reverse=True)
+        for old in others[self.builder.build_jobs_kept - 1 :]:
+            await kube.delete_job(old["metadata"]["name"], ctx.namespace)
+            ctx.logger.debug(f"Deleted old build Job {old['metadata']['name']}.")
+
+
+def _started(job: dict[str, Any]) -> tuple[str, str]:
+    meta = job["metadata"]
+    annotations = meta.get("annotations") or {}
+    return str(meta.get("creationTimestamp") or ""), annotations.get(STARTED_ANNOTATION, "")
