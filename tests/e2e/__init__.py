@@ -1,0 +1,1 @@
+"""End-to-end suite: the whole platform as real processes (see conftest.py)."""
