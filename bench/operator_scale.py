@@ -132,7 +132,7 @@ def main() -> None:
         api.user_agent = "bench"
         client.ApiextensionsV1Api(api).create_custom_resource_definition(crd_manifest())
         settings = {
-            "TAWA_DISABLED_STEPS": "gate,registration,smoke",
+            "TAWA_DISABLED_STEPS": "gate,config,registration,smoke",
             "TAWA_WORKER_LIMIT": str(args.workers),
             "TAWA_HELM_CONCURRENCY": str(args.helm),
             "TAWA_DRIFT_INTERVAL": str(args.drift),

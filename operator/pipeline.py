@@ -37,6 +37,7 @@ STEPS: dict[str, str] = {
     "databases": "databases",
     "oauth": "oauth",
     "links": "links",
+    "config": "config",
     "release": "release",
     "registration": "registration",
     "dns": "dns",

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "hello-fastapi"
 NAME, NAMESPACE = "hello-fastapi", "hello-fastapi-sandbox"
 IMAGE = "ghcr.io/demo/hello-fastapi:1.0"
-OPERATOR = {"TAWA_DISABLED_STEPS": "registration,smoke", "TAWA_DRIFT_INTERVAL": "2"}
+OPERATOR = {"TAWA_DISABLED_STEPS": "config,registration,smoke", "TAWA_DRIFT_INTERVAL": "2"}
 
 
 def eventually(check, *, timeout=60.0, what="the condition"):
@@ -172,7 +172,7 @@ def test_drift_is_repaired_and_an_idle_service_costs_no_write(
     catalog.write_text(catalog.read_text().replace("name: hello-fastapi", f"name: {name}"))
     # The gate warns (an Event) on every run while the wallet is unreachable,
     # which is its call; what is measured here is the rest of the pipeline.
-    quiet = {**OPERATOR, "TAWA_DISABLED_STEPS": "gate,registration,smoke"}
+    quiet = {**OPERATOR, "TAWA_DISABLED_STEPS": "gate,config,registration,smoke"}
     with operator_process(
         env, workdir=tmp_path / "op", namespaces=(namespace,), **quiet
     ) as operator:

@@ -81,7 +81,7 @@ def test_a_short_reserve_holds_the_deploy_until_tokens_are_bought(
     settings = {
         "TAWA_WALLET_URL": wallet_srv.url,
         "TAWA_INTERNAL_KEY": wallet_srv.internal_key,
-        "TAWA_DISABLED_STEPS": "registration,smoke",
+        "TAWA_DISABLED_STEPS": "config,registration,smoke",
         "TAWA_GATE_RETRY_DELAY": "1",
         "TAWA_HOSTING_CHARGE_INTERVAL": "1",
     }
