@@ -67,7 +67,9 @@ class DeployGate:
         try:
             reserve = await self._reserve(org, tier)
         except WalletUnreachable as exc:
-            ctx.logger.warning(f"Deploy gate of {ctx.namespace}/{ctx.name}: {exc.message}")
+            # Warn once per outage, not on every drift tick: each warning is an Event.
+            if earlier is None or earlier.reason != UNREACHABLE:
+                ctx.logger.warning(f"Deploy gate of {ctx.namespace}/{ctx.name}: {exc.message}")
             return Outcome(
                 True,
                 UNREACHABLE,

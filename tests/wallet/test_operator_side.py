@@ -100,6 +100,27 @@ async def test_an_unreachable_wallet_lets_the_deploy_through_and_says_so(org: st
     assert "fails open" in outcome.message
 
 
+async def test_an_outage_is_warned_about_once_not_on_every_drift_tick(
+    org: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = OperatorSettings(wallet_url=f"http://127.0.0.1:{free_port()}", internal_key="k")
+    with caplog.at_level(logging.WARNING, logger=log.name):
+        await DeployGate(settings).ensure(context(org))
+    assert len(caplog.records) == 1
+    let_in = {
+        "type": "GateChecked",
+        "status": "True",
+        "reason": "WalletUnreachable",
+        "message": "not checked",
+        "observedGeneration": 1,
+    }
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=log.name):
+        outcome = await DeployGate(settings).ensure(context(org, status={"conditions": [let_in]}))
+    assert outcome.reason == "WalletUnreachable"
+    assert caplog.records == []
+
+
 async def test_an_admitted_generation_is_not_checked_again(org: str) -> None:
     settings = OperatorSettings(wallet_url=f"http://127.0.0.1:{free_port()}", internal_key="k")
     admitted = {
