@@ -12,7 +12,7 @@ class GatewaySettings(CommonSettings):
     identity_issuer: str = ""
     """Expected ``iss`` of access tokens; defaults to ``identity_url``."""
     token_audience: str = "tawa"  # noqa: S105 - an audience, not a secret
-    jwks_url: str = ""
+    identity_jwks_url: str = ""
     """Defaults to ``{identity_url}/.well-known/jwks.json`` (the in-cluster address)."""
     token_cache_size: int = 10_000
     token_cache_seconds: float = 30.0
@@ -39,4 +39,4 @@ class GatewaySettings(CommonSettings):
         return (self.identity_issuer or self.identity_url).rstrip("/")
 
     def jwks(self) -> str:
-        return self.jwks_url or f"{self.identity_url.rstrip('/')}/.well-known/jwks.json"
+        return self.identity_jwks_url or f"{self.identity_url.rstrip('/')}/.well-known/jwks.json"
