@@ -13,6 +13,10 @@ create user namespaces), it is the Dockerfile implementation ``docker build``
 itself uses (same syntax, same ``.dockerignore`` rules), and it is actively
 maintained, while Kaniko needs root in its container and its upstream
 repository was archived in 2025.
+
+Credentials are mounted from Secrets, never put in the manifest: the
+registry's docker config into the build container only, the Git credentials
+(private https repositories) into the clone container only.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ _NAME_ROOM = 63 - len("-build-") - SHORT_SHA - len("-dockerfile")
 
 _CLONE_SCRIPT = """\
 set -eu
+if [ -f /git-auth/.git-credentials ]; then
+  git config --global credential.helper "store --file=/git-auth/.git-credentials"
+fi
 git init -q /workspace/src
 cd /workspace/src
 git remote add origin "$GIT_URL"
@@ -97,6 +104,7 @@ def job_manifest(
     git_image: str,
     deadline: int,
     registry_secret: str | None,
+    git_secret: str | None = None,
 ) -> dict[str, Any]:
     """The build Job: clone the commit, then build and push ``image``."""
     assert spec.source is not None
@@ -124,6 +132,18 @@ def job_manifest(
         build_mounts.append(
             {"name": "registry-auth", "mountPath": "/home/user/.docker", "readOnly": True}
         )
+    clone_mounts: list[dict[str, Any]] = [
+        {"name": "workspace", "mountPath": "/workspace"},
+        {"name": "generated", "mountPath": "/generated", "readOnly": True},
+    ]
+    if git_secret:
+        volumes.append(
+            {
+                "name": "git-auth",
+                "secret": {"secretName": git_secret, "items": [_key(".git-credentials")]},
+            }
+        )
+        clone_mounts.append({"name": "git-auth", "mountPath": "/git-auth", "readOnly": True})
     clone = {
         "name": "clone",
         "image": git_image,
@@ -139,10 +159,7 @@ def job_manifest(
             "capabilities": {"drop": ["ALL"]},
             "runAsNonRoot": True,
         },
-        "volumeMounts": [
-            {"name": "workspace", "mountPath": "/workspace"},
-            {"name": "generated", "mountPath": "/generated", "readOnly": True},
-        ],
+        "volumeMounts": clone_mounts,
     }
     build = {
         "name": "build",
@@ -197,6 +214,10 @@ def job_manifest(
             },
         },
     }
+
+
+def _key(name: str) -> dict[str, str]:
+    return {"key": name, "path": name}
 
 
 def configmap_manifest(

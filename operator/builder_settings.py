@@ -18,6 +18,10 @@ class BuilderSettings(CommonSettings):
     registry_secret: str = ""
     """A ``kubernetes.io/dockerconfigjson`` Secret with push rights: ``NAME`` in the
     service's namespace, or ``NAMESPACE/NAME`` to copy it there; empty: anonymous."""
+    git_secret: str = ""
+    """A Secret whose ``.git-credentials`` key (git's credential-store format, e.g.
+    ``https://tawa:TOKEN@git.example.com``) lets the clone read private https
+    repositories: ``NAME`` or ``NAMESPACE/NAME`` as for ``registry_secret``."""
     builder_image: str = "moby/buildkit:v0.18.2-rootless"
     git_image: str = "alpine/git:v2.47.2"
     build_deadline: int = Field(default=1800, ge=60)

@@ -39,6 +39,8 @@ _LOG_CHARACTERS = 1500
 STARTED_ANNOTATION = "tawa.insureco.io/started-at"
 COPIED_SECRET = "tawa-registry"  # noqa: S105 (a name, not a password)
 """The registry Secret's name in a service namespace when it is copied there."""
+GIT_SECRET = "tawa-git"  # noqa: S105 (a name, not a password)
+"""The same for the Git credentials Secret."""
 
 
 class BuildStep:
@@ -105,7 +107,10 @@ class BuildStep:
     async def _start(
         self, ctx: StepContext, spec: TawaServiceSpec, kube: BuildKube, *, image: str
     ) -> dict[str, Any]:
-        secret = await self._registry_secret(ctx, kube)
+        registry_secret = await self._secret(
+            ctx, kube, setting=self.builder.registry_secret, copy=COPIED_SECRET
+        )
+        git_secret = await self._secret(ctx, kube, setting=self.builder.git_secret, copy=GIT_SECRET)
         manifest = build_job.job_manifest(
             spec,
             namespace=ctx.namespace,
@@ -114,7 +119,8 @@ class BuildStep:
             builder_image=self.builder.builder_image,
             git_image=self.builder.git_image,
             deadline=self.builder.build_deadline,
-            registry_secret=secret,
+            registry_secret=registry_secret,
+            git_secret=git_secret,
         )
         # A precise start time: creation timestamps have whole seconds only.
         manifest["metadata"]["annotations"][STARTED_ANNOTATION] = datetime.now(UTC).isoformat()
@@ -130,9 +136,10 @@ class BuildStep:
             dockerignore=dockerfiles.dockerignore(spec),
         )
 
-    async def _registry_secret(self, ctx: StepContext, kube: BuildKube) -> str | None:
+    async def _secret(
+        self, ctx: StepContext, kube: BuildKube, *, setting: str, copy: str
+    ) -> str | None:
         """The Secret name the Job mounts; a ``NAMESPACE/NAME`` setting is copied here."""
-        setting = self.builder.registry_secret
         if not setting:
             return None
         namespace, _, name = setting.rpartition("/")
@@ -141,16 +148,16 @@ class BuildStep:
         found = await kube.secret(name, namespace)
         if found is None:
             raise kopf.TemporaryError(
-                f"The registry Secret {setting} (TAWA_REGISTRY_SECRET) does not exist.",
+                f"The Secret {setting} named in the operator's settings does not exist.",
                 delay=self.settings.retry_delay,
             )
         await kube.write_secret(
             {
                 "apiVersion": "v1",
                 "kind": "Secret",
-                "type": found.get("type") or "kubernetes.io/dockerconfigjson",
+                "type": found.get("type") or "Opaque",
                 "metadata": {
-                    "name": COPIED_SECRET,
+                    "name": copy,
                     "namespace": ctx.namespace,
                     "labels": {"app.kubernetes.io/managed-by": "tawa"},
                     "ownerReferences": [build_job.owner_reference(name=ctx.name, uid=ctx.uid)],
@@ -158,7 +165,7 @@ class BuildStep:
                 "data": found.get("data") or {},
             }
         )
-        return COPIED_SECRET
+        return copy
 
     async def _failure_log(self, ctx: StepContext, kube: BuildKube, job: dict[str, Any]) -> str:
         """The build's last log lines: pod logs, else the annotation, else the condition."""

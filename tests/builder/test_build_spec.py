@@ -133,6 +133,25 @@ def test_the_job_builds_the_context_dir_and_mounts_the_registry_secret():
         build["volumeMounts"]
     )
     assert pod["automountServiceAccountToken"] is False
+    (clone,) = pod["initContainers"]
+    assert not any(m["name"] == "git-auth" for m in clone["volumeMounts"])
+
+
+def test_git_credentials_are_mounted_into_the_clone_only():
+    service = spec(source={"git": "https://git.example/a/b.git", "revision": SHA})
+    job = build_job.job_manifest(
+        service, namespace="web-sandbox", image="r.example/acme/web:0123456789ab",
+        owner_uid="uid-1", builder_image="b", git_image="g", deadline=600,
+        registry_secret=None, git_secret="gitcred",
+    )  # fmt: skip
+    pod = job["spec"]["template"]["spec"]
+    (clone,) = pod["initContainers"]
+    (build,) = pod["containers"]
+    mount = {"name": "git-auth", "mountPath": "/git-auth", "readOnly": True}
+    assert mount in clone["volumeMounts"]
+    assert all(m["name"] != "git-auth" for m in build["volumeMounts"])
+    assert "credential.helper" in clone["command"][-1]
+    assert all(v["name"] != "registry-auth" for v in pod["volumes"])
     assert job["spec"]["activeDeadlineSeconds"] == 600
     assert (
         "--local=context=/workspace/src"

@@ -13,7 +13,7 @@ from kubernetes import client
 from tawa.operator.builder_settings import BuilderSettings
 from tawa.operator.settings import OperatorSettings
 from tawa.operator.step import StepContext
-from tawa.operator.steps.build import COPIED_SECRET, BuildStep
+from tawa.operator.steps.build import COPIED_SECRET, GIT_SECRET, BuildStep
 from tawa.resource import TawaServiceSpec
 
 pytestmark = pytest.mark.integration
@@ -33,6 +33,10 @@ def core(kube_api):
             "type": "kubernetes.io/dockerconfigjson",
             "data": {".dockerconfigjson": "eyJhdXRocyI6e319"},
         },
+    )
+    api.create_namespaced_secret(
+        "tawa-system",
+        {"metadata": {"name": "gitcred"}, "data": {".git-credentials": "aHR0cHM6Ly94"}},
     )
     return api
 
@@ -85,7 +89,7 @@ async def test_without_a_registry_nothing_is_built(localkube, core):
 async def test_registry_secret_is_copied_and_old_jobs_are_pruned(localkube, core):
     step = step_for(
         localkube, image_registry="r.test", registry_secret="tawa-system/regcred",
-        build_jobs_kept=2,
+        git_secret="tawa-system/gitcred", build_jobs_kept=2,
     )  # fmt: skip
     batch = client.BatchV1Api(core.api_client)
     revisions = [str(n) * 40 for n in range(1, 5)]
@@ -95,6 +99,7 @@ async def test_registry_secret_is_copied_and_old_jobs_are_pruned(localkube, core
         job = f"direct-build-{revision[:12]}"
         mounted = batch.read_namespaced_job(job, NAMESPACE).spec.template.spec.volumes
         assert any(v.secret and v.secret.secret_name == COPIED_SECRET for v in mounted)
+        assert any(v.secret and v.secret.secret_name == GIT_SECRET for v in mounted)
         batch.patch_namespaced_job_status(job, NAMESPACE, {"status": {"succeeded": 1}})
         ctx = ctx_for(revision)
         assert (await step.ensure(ctx)).reason == "Built"
@@ -104,6 +109,8 @@ async def test_registry_secret_is_copied_and_old_jobs_are_pruned(localkube, core
     assert copied.data == {".dockerconfigjson": "eyJhdXRocyI6e319"}
     assert copied.type == "kubernetes.io/dockerconfigjson"
     assert copied.metadata.owner_references[0].uid == "uid-direct"
+    git = core.read_namespaced_secret(GIT_SECRET, NAMESPACE)
+    assert git.data == {".git-credentials": "aHR0cHM6Ly94"}
     kept = sorted(j.metadata.name for j in batch.list_namespaced_job(NAMESPACE).items)
     assert len(kept) == 2
     assert f"direct-build-{revisions[-1][:12]}" in kept
