@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import signal
 import sys
@@ -46,6 +47,12 @@ async def serve(arguments: argparse.Namespace) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
+    if not ipaddress.ip_address(arguments.host).is_loopback:
+        logger.warning(
+            "The local Kubernetes API checks no credentials and now listens on %s: "
+            "anyone who can reach it can read its Secrets. Prefer --host 127.0.0.1.",
+            arguments.host,
+        )
     handler = LocalKube()
     folder = arguments.state_dir
     if folder is not None:
