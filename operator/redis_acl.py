@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
 from tawa.errors import UpstreamError
@@ -76,7 +79,15 @@ class RedisAcl:
 
     @classmethod
     def from_url(cls, url: str, *, db: int = 0) -> RedisAcl:
-        return cls(aioredis.Redis.from_url(url, socket_timeout=5.0), db=db)
+        # After a Redis restart the pool still holds connections the server
+        # closed, and redis.asyncio fails the next command on one of them
+        # unless told to retry: two quick retries reconnect, while a Redis
+        # that is really down still fails within a second.
+        retry = Retry(ExponentialBackoff(cap=1.0, base=0.1), retries=2)
+        client = aioredis.Redis.from_url(
+            url, socket_timeout=5.0, retry=retry, retry_on_error=[RedisConnectionError]
+        )
+        return cls(client, db=db)
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -172,3 +172,17 @@ async def test_remove_keeps_keys_unless_the_policy_deletes(settings, acl, redis_
     assert admin.execute_command("ACL", "GETUSER", f"{name}-prod") is None
     assert secrets.items == {}
     admin.close()
+
+
+async def test_the_admin_connection_survives_a_redis_restart() -> None:
+    # redis.asyncio reuses pooled connections a restarted server closed; the
+    # first command after the restart must still go through.
+    from tests.harness.redis_server import redis_server
+
+    with redis_server() as server:
+        admin = RedisAcl.from_url(server.url)
+        user = unique("restarted")
+        await admin.delete(user)
+        server.start_again()
+        await admin.delete(user)
+        await admin.close()
