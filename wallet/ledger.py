@@ -66,11 +66,14 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from tawa.wallet.errors import (
     DuplicateKeyConflict,
     InsufficientFunds,
+    InvalidRequest,
     RequestInProgress,
     StoreUnavailable,
     WalletNotFound,
 )
 from tawa.wallet.tokens import (
+    CHARGE_KINDS,
+    CREDIT_TYPES,
     INTRO_GRANT,
     Changes,
     Kind,
@@ -261,11 +264,17 @@ class Ledger:
     # --- writes ------------------------------------------------------------------------------
 
     def credit(self, request: EntryRequest) -> Recorded:
+        """Add purchased or earned tokens (intro tokens come only with the grant)."""
         checked_amount(request.amount)
+        if request.kind is not Kind.CREDIT or request.token_type not in CREDIT_TYPES:
+            raise InvalidRequest("a credit adds purchased or earned tokens")
         return self._record(request)
 
     def charge(self, request: EntryRequest) -> Recorded:
+        """Take hosting or transaction gas, in spend order, or nothing at all."""
         checked_amount(request.amount)
+        if request.kind not in CHARGE_KINDS:
+            raise InvalidRequest("a charge is hosting or transaction gas")
         return self._record(request)
 
     def _record(self, request: EntryRequest) -> Recorded:
@@ -328,7 +337,7 @@ class Ledger:
                 "pending.id": {"$ne": entry_id},
                 "aborted.id": {"$ne": entry_id},
             }
-            if request.kind in (Kind.HOSTING, Kind.TRANSACTION):
+            if request.kind in CHARGE_KINDS:
                 match |= charge_guards(wallet["balances"], changes, request.kind)
             update = {
                 "$inc": {f"balances.{t}": v for t, v in changes.items()},
@@ -350,7 +359,7 @@ class Ledger:
         raise RequestInProgress(f"{wallet_id} is too contended; retry the request")
 
     def _plan(self, wallet: dict[str, Any], request: EntryRequest) -> Changes | None:
-        if request.kind in (Kind.HOSTING, Kind.TRANSACTION):
+        if request.kind in CHARGE_KINDS:
             return plan_charge(wallet["balances"], request.amount, request.kind)
         assert request.token_type is not None
         return {request.token_type.value: request.amount}
@@ -362,16 +371,21 @@ class Ledger:
         *,
         balances_after: dict[str, int] | None = None,
     ) -> dict[str, Any]:
+        """Step 3. The owner (who knows ``balances_after``) writes unconditionally,
+        so its figures land even if a replay finished the entry first; a
+        settler only marks an entry still pending."""
         entry_id = entry["_id"]
         done: dict[str, Any] = {"state": APPLIED, "changes": changes, "appliedAt": self.clock()}
+        match: dict[str, Any] = {"_id": entry_id, "state": PENDING}
         if balances_after is not None:
             done["balancesAfter"] = balances_after
+            match = {"_id": entry_id}
         with _store_errors():
-            marked = self.entries.update_one({"_id": entry_id, "state": PENDING}, {"$set": done})
+            marked = self.entries.update_one(match, {"$set": done})
             self.wallets.update_one(
                 {"_id": entry["walletId"]}, {"$pull": {"pending": {"id": entry_id}}}
             )
-            if marked.modified_count == 1 and "key" in entry:
+            if marked.matched_count == 1 and "key" in entry:
                 return entry | done
             final = self.entries.find_one({"_id": entry_id})  # another settler was first
         assert final is not None

@@ -249,6 +249,31 @@ def test_a_slow_request_aborted_by_another_replica_cannot_apply_afterwards(
     assert_consistent(ledger)
 
 
+def test_a_replay_that_finishes_the_entry_first_keeps_the_owners_figures(
+    ledger: Ledger, database: Any, clock: Any
+) -> None:
+    ledger.ensure_wallet("acme")
+    replica = Ledger(database, thread_safe=True, lease_seconds=15, clock=clock)
+    replays: list[Any] = []
+    # Between the owner's balance update and its finalise, a replay on another
+    # replica finds the entry applied-but-pending and finishes it.
+    inject(
+        ledger,
+        "entries",
+        "update_one",
+        when="hook",
+        hook=lambda: replays.append(replica.charge(hosting("h1"))),
+    )
+    first = ledger.charge(hosting("h1"))
+    assert replays[0].replayed
+    assert replays[0].entry["_id"] == first.entry["_id"]
+    assert first.entry["balancesAfter"]["intro"] == 50_000 - 5
+    stored = ledger.entries.find_one({"key": "h1"})
+    assert stored["balancesAfter"] == first.entry["balancesAfter"]
+    assert balances(ledger)["intro"] == 50_000 - 5
+    assert_consistent(ledger)
+
+
 @pytest.mark.parametrize("landed", [True, False], ids=["write-landed", "write-lost"])
 def test_a_lost_connection_during_the_write_is_settled_by_its_owner(
     ledger: Ledger, landed: bool
