@@ -32,6 +32,7 @@ from tawa.operator.step import Outcome, StepContext
 from tawa.resource import AuthMode, hostname_for
 
 _RETRY_DELAY = 20.0
+"""Seconds before a retry when the settings name none (``TAWA_RETRY_DELAY``)."""
 CLIENT_ID_KEY = "BIO_CLIENT_ID"
 SECRET_KEY = "BIO_CLIENT_SECRET"  # noqa: S105 (the name of a key, not a secret)
 URL_KEY = "BIO_ID_URL"
@@ -76,8 +77,8 @@ class OAuthStep:
         except IdentityUnreachable as error:
             raise kopf.TemporaryError(
                 f"The identity service is unreachable ({error.message}); "
-                f"retrying in {_RETRY_DELAY:.0f}s.",
-                delay=_RETRY_DELAY,
+                f"retrying in {self._retry_delay():.0f}s.",
+                delay=self._retry_delay(),
             ) from error
         except IdentityClientError as error:
             raise kopf.PermanentError(
@@ -86,7 +87,8 @@ class OAuthStep:
             ) from error
         except TawaError as error:
             raise kopf.TemporaryError(
-                f"{error.message} Retrying in {_RETRY_DELAY:.0f}s.", delay=_RETRY_DELAY
+                f"{error.message} Retrying in {self._retry_delay():.0f}s.",
+                delay=self._retry_delay(),
             ) from error
 
     async def remove(self, ctx: StepContext) -> None:
@@ -97,7 +99,7 @@ class OAuthStep:
         except TawaError as error:
             raise kopf.TemporaryError(
                 f"{error.message} The OAuth client is not removed yet; retrying.",
-                delay=_RETRY_DELAY,
+                delay=self._retry_delay(),
             ) from error
 
     # --- present ------------------------------------------------------------------------------
@@ -202,6 +204,9 @@ class OAuthStep:
         key = getattr(self._settings, "internal_key", None)
         has_key = bool(key.get_secret_value()) if key is not None else False
         return has_key and bool(getattr(self._settings, "identity_url", ""))
+
+    def _retry_delay(self) -> float:
+        return float(getattr(self._settings, "retry_delay", _RETRY_DELAY))
 
     def _redirect_uri(self, ctx: StepContext) -> str:
         base_domain = getattr(self._settings, "base_domain", None)
