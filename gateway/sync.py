@@ -117,7 +117,8 @@ class RouteSync:
     async def resync_forever(self) -> None:
         """Reload the whole table now and then: the one path that heals every gap."""
         while True:
-            await asyncio.sleep(self.resync_seconds)
+            # Until the first load succeeds (registry down at start), try every second.
+            await asyncio.sleep(self.resync_seconds if self.loaded else 1.0)
             await self._catch_up_logged("timer", full=True)
 
     async def _catch_up_logged(self, reason: str, *, full: bool = False) -> None:

@@ -138,3 +138,27 @@ def test_a_registry_that_lost_its_history_is_reloaded_in_full(
     put_service(own_registry, "new", upstream=upstream.url, routes=_route("/api/new"))
     wait_for(lambda: _status(gateway, "/api/new") == 200, timeout=2.0)
     assert _status(gateway, "/api/old") == 404
+
+
+def test_a_gateway_started_before_the_registry_becomes_ready_when_it_answers(
+    own_redis: RedisServer, issuer: Issuer, wallet: FakeWallet, upstream: Upstream
+) -> None:
+    port = free_port()
+    late = Process("registry", {"TAWA_REDIS_URL": own_redis.url}, port=port)
+    env = gateway_env(
+        registry=late,
+        issuer=issuer,
+        wallet_url=wallet.url,
+        redis_url=own_redis.url,
+        TAWA_ROUTE_RESYNC_SECONDS="60",
+    )
+    early = Process("gateway", env).start()
+    try:
+        assert httpx.get(early.url + "/readyz").status_code == 503
+        late.start()
+        put_service(late, "late", upstream=upstream.url, routes=_route("/api/late"))
+        wait_for(lambda: _status(early, "/api/late") == 200, timeout=3.0)
+        assert httpx.get(early.url + "/readyz").status_code == 200
+    finally:
+        early.stop()
+        late.stop()
