@@ -135,6 +135,68 @@ def api_resource_list(
     }
 
 
+AGGREGATED_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def wants_aggregated(accept: str) -> bool:
+    """Go clients ask for the whole discovery in one document (v2)."""
+    return any(
+        "as=APIGroupDiscoveryList" in part and "v=v2;" in f"{part};"
+        for part in accept.replace(" ", "").split(",")
+    )
+
+
+def aggregated(resources: kmock.ResourcesArray, *, core: bool) -> dict[str, Any]:
+    """``/api`` (core) or ``/apis`` (the rest) as an ``APIGroupDiscoveryList``."""
+    groups = {"": ["v1"]} if core else _versions_by_group(resources)
+    items = [
+        {
+            "metadata": {"name": group},
+            "versions": [
+                {
+                    "version": version,
+                    "resources": _discovered(resources, group, version),
+                    "freshness": "Current",
+                }
+                for version in versions
+            ],
+        }
+        for group, versions in sorted(groups.items())
+    ]
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    }
+
+
+def _discovered(resources: kmock.ResourcesArray, group: str, version: str) -> list[dict[str, Any]]:
+    found = []
+    for resource in sorted(_keys(resources), key=lambda r: r.plural or ""):
+        if resource.group != group or resource.version != version or not resource.plural:
+            continue
+        info = resources[resource]
+        kind = {"group": group, "version": version, "kind": info.kind}
+        subresources = [
+            {"subresource": sub, "responseKind": kind, "verbs": ["get", "patch", "update"]}
+            for sub in sorted(info.subresources)
+        ]
+        found.append(
+            {
+                "resource": resource.plural,
+                "responseKind": kind,
+                "scope": "Namespaced" if info.namespaced else "Cluster",
+                "singularResource": info.singular or "",
+                "verbs": sorted(info.verbs),
+                "shortNames": sorted(info.shortnames),
+                "categories": sorted(info.categories),
+                "subresources": subresources,
+            }
+        )
+    return found
+
+
 def register_crd(resources: kmock.ResourcesArray, crd: Object) -> None:
     """Serve the versions of a CustomResourceDefinition (re-registering on update)."""
     unregister_crd(resources, crd)

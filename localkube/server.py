@@ -148,12 +148,20 @@ class LocalKube(kmock.KubernetesScaffold):
         return {
             **dict.fromkeys(_HEALTH, ok),
             "/version": lambda: _json(discovery.SERVER_VERSION),
-            "/api": lambda: _json(discovery.api_versions(raw.host)),
-            "/apis": lambda: _json(discovery.api_group_list(self.resources)),
+            "/api": lambda: self._root_discovery(raw, core=True),
+            "/apis": lambda: self._root_discovery(raw, core=False),
             "/openapi/v2": lambda: web.Response(body=_OPENAPI_V2, content_type=_OPENAPI_V2_TYPE),
             "/openapi/v3": lambda: _json(discovery.openapi_v3_index()),
             "/": lambda: _json({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/version"]}),
         }
+
+    def _root_discovery(self, raw: web.BaseRequest, *, core: bool) -> web.Response:
+        if discovery.wants_aggregated(raw.headers.get("Accept", "")):
+            document = discovery.aggregated(self.resources, core=core)
+            return _json(document, content_type=discovery.AGGREGATED_TYPE)
+        if core:
+            return _json(discovery.api_versions(raw.host))
+        return _json(discovery.api_group_list(self.resources))
 
     def _discovery(self, raw: web.BaseRequest, target: Target) -> web.Response:
         if raw.method != "GET":
@@ -229,5 +237,6 @@ class LocalKube(kmock.KubernetesScaffold):
             discovery.register_crd(self.resources, event.obj)
 
 
-def _json(value: Any, *, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(value), status=status, content_type="application/json")
+def _json(value: Any, *, status: int = 200, content_type: str = "application/json") -> web.Response:
+    headers = {"Content-Type": content_type}
+    return web.Response(body=json.dumps(value), status=status, headers=headers)

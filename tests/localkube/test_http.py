@@ -48,6 +48,27 @@ def test_group_discovery_includes_custom_resources(http):
     assert {r["name"] for r in widgets} == {"widgets", "widgets/status"}
 
 
+def test_aggregated_discovery_for_go_clients(http):
+    accept = (
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+        "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+    )
+
+    core = http.get("/api", headers={"Accept": accept})
+    groups = http.get("/apis", headers={"Accept": accept}).json()["items"]
+
+    assert core.headers["Content-Type"].startswith("application/json;g=apidiscovery.k8s.io;v=v2")
+    (only,) = core.json()["items"]
+    assert only["metadata"]["name"] == ""
+    assert only["versions"][0]["version"] == "v1"
+    by_name = {group["metadata"]["name"]: group for group in groups}
+    (widgets,) = by_name["example.com"]["versions"][0]["resources"]
+    assert widgets["responseKind"] == {"group": "example.com", "version": "v1", "kind": "Widget"}
+    assert widgets["scope"] == "Namespaced"
+    assert [sub["subresource"] for sub in widgets["subresources"]] == ["status"]
+    assert [v["version"] for v in by_name["autoscaling"]["versions"]] == ["v2", "v1"]
+
+
 def test_openapi_documents(http):
     v2 = http.get("/openapi/v2")
 
