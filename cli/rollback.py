@@ -48,11 +48,11 @@ def rollback(
         workloads = Workloads()
         history = workloads.history(name, namespace)
         chosen = _choose(history, to=to, good=(found.get("status") or {}).get("lastGoodRevision"))
-        current = history[-1] if history else None
-        if current is not None and chosen.image == current.image:
-            console.print(
-                f"{namespace}/{name} already runs {chosen.image} (revision {current.number})."
-            )
+        # Compared with the desired image, not the release's: after an automatic
+        # rollback the release runs the old image while the spec still asks
+        # for the failing one.
+        if found.get("spec", {}).get("image") == chosen.image:
+            console.print(f"{namespace}/{name} is already set to {chosen.image}.")
             return
         workloads.deploy_image(found, chosen.image)
     except ClusterError as exc:

@@ -74,6 +74,10 @@ def test_rollback_sets_the_previous_revisions_image(released, tawa):
     assert now["image"] == "example/rb:1"
     assert "source" not in now
 
+    again = tawa("rollback", NAME, "--to", "1")
+    assert again.exit_code == 0
+    assert "already set to example/rb:1" in again.output
+
 
 def test_logs_without_pods_say_so(released, tawa):
     result = tawa("logs", NAME)
