@@ -224,7 +224,12 @@ class Ledger:
         """
         wallet_id, now = wallet_id_for(org), self.clock()
         grant = EntryRequest(
-            wallet_id, GRANT_KEY, Kind.GRANT, self.intro_grant, token_type=TokenType.INTRO
+            wallet_id,
+            GRANT_KEY,
+            Kind.GRANT,
+            self.intro_grant,
+            token_type=TokenType.INTRO,
+            reason="intro tokens for a new org (hosting only)",
         )
         entry = grant.document(str(ObjectId()), org=org, now=now)
         entry.update(state=APPLIED, changes={TokenType.INTRO.value: self.intro_grant})
