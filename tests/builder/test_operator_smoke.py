@@ -7,7 +7,10 @@ the back-off base is 10 ms so the reference's five retries take no time.
 from __future__ import annotations
 
 import pytest
+from kubernetes.config import kube_config
+from typer.testing import CliRunner
 
+from tawa.cli.main import app
 from tests.builder.conftest import eventually, namespace, service_body
 
 pytestmark = pytest.mark.integration
@@ -65,7 +68,9 @@ def test_failing_smoke_tests_keep_the_release_for_debugging(builder_platform, se
     assert "lastGoodRevision" not in services.status("smoke-bad")
 
 
-def test_rollback_on_failure_returns_to_the_last_good_revision(builder_platform, services):
+def test_rollback_on_failure_returns_to_the_last_good_revision(
+    builder_platform, services, localkube, monkeypatch
+):
     stand_in, operator_log = builder_platform
     stand_in.answers["/smoke-back/health"] = 200
     services.create(
@@ -98,3 +103,18 @@ def test_rollback_on_failure_returns_to_the_last_good_revision(builder_platform,
     ).items
     assert sorted(int(s.metadata.labels["version"]) for s in revisions) == [1, 2, 3]
     assert services.status("smoke-back")["lastGoodRevision"] == 1
+
+    # `tawa rollback` pins the good image in the spec: revision 3 (the automatic
+    # rollback) already runs it, so nothing is released again; it passes and
+    # becomes the last good revision.
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(localkube.kubeconfig))
+    stand_in.answers["/smoke-back/health"] = 200
+    result = CliRunner().invoke(app, ["rollback", "smoke-back"])
+    assert result.exit_code == 0, result.output
+    assert "back to revision 1 (example/back:1)" in result.output
+    eventually(
+        lambda: services.status("smoke-back").get("lastGoodRevision") == 3,
+        what=f"the pinned release passing ({operator_log})",
+    )
+    assert services.status("smoke-back")["phase"] == "Ready"
+    assert services.deployment_image("smoke-back") == "example/back:1"
