@@ -95,10 +95,7 @@ async def ensure(
         await _run_step(step, ctx, book=book, settings=settings, flush=flush)
         if step.condition:
             recorded.append(step.condition)
-        if "helm_revision" in ctx.facts:
-            book.status.helm_revision = int(ctx.facts["helm_revision"])
-        if "last_good_revision" in ctx.facts:
-            book.status.last_good_revision = int(ctx.facts["last_good_revision"])
+        _record_facts(book, ctx)
         await flush()
 
     # Every step reported in: derive Ready and the phase from the conditions.
@@ -148,6 +145,7 @@ async def _run_step(
     try:
         outcome = await step.ensure(ctx)
     except kopf.PermanentError as exc:
+        _record_facts(book, ctx)  # e.g. the revision a failed smoke test rolled back to
         book.failed(condition, reason="Failed", message=f"{exc} Change the spec to retry.")
         await flush()
         raise
@@ -178,6 +176,14 @@ async def _run_step(
         raise kopf.TemporaryError(outcome.message, delay=settings.retry_delay)
     level = logging.INFO if outcome.changed else logging.DEBUG
     ctx.logger.log(level, f"Step {step.name}: {outcome.message}")
+
+
+def _record_facts(book: StatusBook, ctx: StepContext) -> None:
+    """Copy what steps found about the Helm release into the status."""
+    if "helm_revision" in ctx.facts:
+        book.status.helm_revision = int(ctx.facts["helm_revision"])
+    if "last_good_revision" in ctx.facts:
+        book.status.last_good_revision = int(ctx.facts["last_good_revision"])
 
 
 def _wait(book: StatusBook, condition: str | None, *, reason: str, message: str) -> None:
