@@ -119,14 +119,18 @@ class SmokeStep:
                 "No earlier revision passed its smoke tests, so there is nothing to roll "
                 "back to; the failed release is kept."
             )
+        helm = self._helm_for()
         try:
-            await self._helm_for().rollback(ctx.name, ctx.namespace, revision=int(target))
+            await helm.rollback(ctx.name, ctx.namespace, revision=int(target))
+            release = await helm.status(ctx.name, ctx.namespace)
         except HelmError as exc:
             raise kopf.TemporaryError(
                 f"Smoke tests failed on revision {revision} and the rollback to revision "
                 f"{target} failed: {exc.message}",
                 delay=self.settings.retry_delay,
             ) from exc
+        if release is not None:
+            ctx.facts["helm_revision"] = release.revision
         ctx.logger.warning(
             f"Rolled {ctx.namespace}/{ctx.name} back to revision {target} after failed smoke tests."
         )

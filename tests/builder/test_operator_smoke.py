@@ -103,6 +103,7 @@ def test_rollback_on_failure_returns_to_the_last_good_revision(
     ).items
     assert sorted(int(s.metadata.labels["version"]) for s in revisions) == [1, 2, 3]
     assert services.status("smoke-back")["lastGoodRevision"] == 1
+    assert services.status("smoke-back")["helmRevision"] == 3
 
     # `tawa rollback` pins the good image in the spec: revision 3 (the automatic
     # rollback) already runs it, so nothing is released again; it passes and
