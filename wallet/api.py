@@ -29,9 +29,11 @@ MAX_USAGE_EVENTS = 1000
 # The wire models live with the typed client in the kernel: one definition of
 # each shape for both ends. Optional fields are left out rather than null.
 _ENTRY: dict[str, Any] = {"response_model": wire.Entry, "response_model_exclude_none": True}
-_AMOUNT = Field(json_schema_extra={"type": "integer", "minimum": 1, "maximum": 10**12})
-_KEY = Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
-_TEXT = Field(default=None, max_length=500)
+Amount = Annotated[
+    Any, Field(json_schema_extra={"type": "integer", "minimum": 1, "maximum": 10**12})
+]
+Key = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
+Slug = Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]
 
 
 class _In(BaseModel):
@@ -39,35 +41,35 @@ class _In(BaseModel):
 
 
 class WalletIn(_In):
-    org: str = Field(pattern=NAME_PATTERN, max_length=63)
+    org: Slug
     name: str | None = Field(default=None, max_length=200)
 
 
 class CreditIn(_In):
-    amount: Any = _AMOUNT
+    amount: Amount
     token_type: Literal["purchased", "earned"]
     reason: str = Field(min_length=1, max_length=500)
     reference_id: str | None = Field(default=None, max_length=200)
-    idempotency_key: str = _KEY
+    idempotency_key: Key
 
 
 class ChargeIn(_In):
-    amount: Any = _AMOUNT
+    amount: Amount
     kind: Literal["hosting", "transaction"]
-    service: str = Field(pattern=NAME_PATTERN, max_length=63)
+    service: Slug
     environment: Environment
-    idempotency_key: str = _KEY
-    reason: str | None = _TEXT
+    idempotency_key: Key
+    reason: str | None = Field(default=None, max_length=500)
     route: str | None = Field(default=None, max_length=512)
 
 
 class UsageEvent(_In):
-    id: str = _KEY
-    org: str = Field(pattern=NAME_PATTERN, max_length=63)
-    service: str = Field(pattern=NAME_PATTERN, max_length=63)
+    id: Key
+    org: Slug
+    service: Slug
     environment: Environment
     route: str = Field(max_length=512)
-    amount: Any = _AMOUNT
+    amount: Amount
 
 
 class UsageIn(_In):
