@@ -15,13 +15,11 @@ method, a token required, one token of gas per 2xx.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import time
 import uuid
 from contextlib import suppress
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -31,7 +29,16 @@ from yarl import URL
 from tawa import logs
 from tawa.errors import TawaError
 from tawa.gateway import metrics
+from tawa.gateway.answers import Call, log_access, send_bytes, send_error, send_json
 from tawa.gateway.auth import Authenticator, Identity, Verifier, bearer_token
+from tawa.gateway.errors import (
+    GatewayError,
+    InsufficientGas,
+    MethodNotAllowed,
+    RouteNotFound,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from tawa.gateway.forward import (
     ClientGone,
     Receive,
@@ -46,50 +53,11 @@ from tawa.gateway.routes import Route, RouteTable
 from tawa.gateway.settings import GatewaySettings
 from tawa.gateway.sync import RegistryUnavailable, RouteSync
 from tawa.tokens import InvalidToken, TokenVerifier
-from tawa.web import error_body
 
 PROXY_PREFIX = "/proxy/"
 PROXY_GAS = 1
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_LOGGED_PATH = 512
-access_log = logging.getLogger("tawa.access")
 log = logging.getLogger(__name__)
-
-
-class RouteNotFound(TawaError):
-    code = "route_not_found"
-    status = 404
-
-
-class MethodNotAllowed(TawaError):
-    code = "method_not_allowed"
-    status = 405
-
-
-class InsufficientGas(TawaError):
-    code = "insufficient_gas"
-    status = 402
-
-
-class UpstreamUnavailable(TawaError):
-    code = "upstream_unavailable"
-    status = 502
-
-
-class UpstreamTimeout(TawaError):
-    code = "upstream_timeout"
-    status = 504
-
-
-@dataclass(slots=True)
-class Call:
-    """What the gateway learnt about one request while answering it."""
-
-    method: str
-    path: str
-    request_id: str
-    service: str = "-"
-    status: int = 0
 
 
 class Gateway:
@@ -128,19 +96,19 @@ class Gateway:
             await self._answer(scope, receive, send, call)
         except TawaError as exc:
             call.status = exc.status
-            await _send_error(send, exc, call.request_id)
+            await send_error(send, exc, call.request_id)
         except ClientGone:
             call.status = 499
         except Exception:
             # A bug of ours: answer 500 with the request id rather than drop the connection.
             log.exception("Request %s failed unexpectedly.", call.request_id)
             call.status = 500
-            failure = TawaError("the gateway failed to handle this request", code="internal")
-            await _send_error(send, failure, call.request_id)
+            failure = GatewayError("the gateway failed to handle this request", code="internal")
+            await send_error(send, failure, call.request_id)
         elapsed = time.perf_counter() - started
         metrics.observe_request(call.service, call.status, elapsed)
         if call.path not in ("/healthz", "/readyz", "/metrics"):
-            _log_access(call, elapsed)
+            log_access(call, elapsed)
 
     async def _answer(
         self, scope: dict[str, Any], receive: Receive, send: Send, call: Call
@@ -273,13 +241,13 @@ class Gateway:
 
     async def _own_endpoint(self, path: str, send: Send) -> int:
         if path == "/metrics":
-            await _send(send, 200, generate_latest(metrics.REGISTRY), CONTENT_TYPE_LATEST)
+            await send_bytes(send, 200, generate_latest(metrics.REGISTRY), CONTENT_TYPE_LATEST)
             return 200
         if path == "/readyz" and not self.sync.loaded:
-            await _send_json(send, 503, {"status": "not ready", "reason": "no route table yet"})
+            await send_json(send, 503, {"status": "not ready", "reason": "no route table yet"})
             return 503
         body = {"status": "ready" if path == "/readyz" else "ok", "component": "gateway"}
-        await _send_json(send, 200, body)
+        await send_json(send, 200, body)
         return 200
 
     async def start(self) -> None:
@@ -369,46 +337,6 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
         if _REQUEST_ID.fullmatch(text):
             return text
     return uuid.uuid4().hex
-
-
-async def _send(send: Send, status: int, body: bytes, content_type: str, extra: Any = ()) -> None:
-    headers = [(b"content-type", content_type.encode()), *extra]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _send_json(send: Send, status: int, body: Any, extra: Any = ()) -> None:
-    await _send(send, status, json.dumps(body).encode(), "application/json", extra)
-
-
-async def _send_error(send: Send, exc: TawaError, request_id: str) -> None:
-    extra = [(b"x-request-id", request_id.encode())]
-    if exc.status == 401:
-        challenge = 'Bearer realm="tawa"'
-        if exc.code == "invalid_token":
-            challenge += ', error="invalid_token"'
-        extra.append((b"www-authenticate", challenge.encode()))
-    body = error_body(exc.code, exc.message, {**exc.details, "requestId": request_id})
-    # When the answer had already started (an upstream failing mid-body) nothing can be added.
-    with suppress(OSError, RuntimeError):
-        await _send_json(send, exc.status, body, extra)
-
-
-def _log_access(call: Call, elapsed: float) -> None:
-    access_log.info(
-        "%s %s %s",
-        call.method,
-        call.path[:_LOGGED_PATH],
-        call.status,
-        extra={
-            "fields": {
-                "request_id": call.request_id,
-                "service": call.service,
-                "status": call.status,
-                "duration_ms": round(elapsed * 1000, 2),
-            }
-        },
-    )
 
 
 def from_environment() -> Gateway:
