@@ -181,9 +181,13 @@ def _apply(store: Store, call: Call) -> tuple[Object, bool]:
     entries = current["metadata"].get("managedFields") or []
     mine: Object = next((e for e in entries if _same_owner(e, entry)), {})
     previous = mine.get("fieldsV1") or {}
+    if previous == entry["fieldsV1"]:
+        entry["time"] = mine.get("time", entry["time"])  # an unchanged apply writes nothing
     merged = patches.server_side_apply(current, applied, previous=previous)
-    merged["metadata"]["managedFields"] = [e for e in entries if not _same_owner(e, entry)]
-    merged["metadata"]["managedFields"].append(entry)
+    others = [e for e in entries if not _same_owner(e, entry)]
+    merged["metadata"]["managedFields"] = (
+        [entry if e is mine else e for e in entries] if mine else [*others, entry]
+    )
     obj = store.update(
         call.kind, current, merged, subresource=call.subresource, dry_run=call.dry_run
     )

@@ -203,8 +203,9 @@ def _apply_operation(document: JSON, operation: JSON) -> JSON:
 
 
 def field_paths(value: JSON, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    """The leaf paths of an applied object; lists count as one leaf."""
-    if isinstance(value, dict) and value:
+    """The leaf paths of an applied object; lists count as one leaf, an empty
+    dict as none (``metadata: {}`` claims nothing)."""
+    if isinstance(value, dict):
         for key, child in value.items():
             yield from field_paths(child, (*prefix, key))
     elif prefix:
@@ -238,6 +239,8 @@ def server_side_apply(target: JSON, applied: JSON, *, previous: dict[str, Any]) 
     result = copy.deepcopy(target) if isinstance(target, dict) else {}
     sent = set(field_paths(applied))
     for path in paths_of_fields_v1(previous):
+        if len(path) < 2 and path[:1] in (("metadata",), ("apiVersion",), ("kind",)):
+            continue  # never the object's identity, whatever an old entry says
         if path not in sent and not any(path[: len(s)] == s for s in sent):
             _drop(result, path)
     return strategic_merge(result, applied)

@@ -135,6 +135,10 @@ def test_server_side_apply_creates_then_merges_and_forgets_unsent_fields(http, b
     assert applied.json()["metadata"]["labels"] == {"other": "x"}
     managers = [entry["manager"] for entry in applied.json()["metadata"]["managedFields"]]
     assert managers == ["tawa"]
+    again = http.patch(f"{base}/a", params={"fieldManager": "tawa"}, headers=APPLY, content=second)
+    assert (
+        again.json()["metadata"]["resourceVersion"] == applied.json()["metadata"]["resourceVersion"]
+    )
     no_manager = http.patch(f"{base}/a", headers=APPLY, content=second)
     assert no_manager.status_code == 400
 

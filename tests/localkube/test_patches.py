@@ -108,3 +108,16 @@ def test_fields_v1_shape():
         "f:spec": {"f:a": {}, "f:l": {}},
         "f:metadata": {"f:labels": {"f:x": {}}},
     }
+
+
+def test_server_side_apply_keeps_what_other_managers_own():
+    live = {
+        "metadata": {"name": "a", "labels": {"other": "x"}, "finalizers": ["op"]},
+        "spec": {"a": 1},
+    }
+    applied = {"metadata": {"name": "a"}, "spec": {"a": 1}}
+    # An entry written by an older version of this code: ``metadata`` as a leaf.
+    previous = {"f:metadata": {}, "f:spec": {"f:a": {}}}
+
+    assert patches.server_side_apply(live, applied, previous=previous) == live
+    assert patches.fields_v1({"metadata": {}, "spec": {"a": 1}}) == {"f:spec": {"f:a": {}}}
