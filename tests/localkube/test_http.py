@@ -139,6 +139,7 @@ def test_server_side_apply_creates_then_merges_and_forgets_unsent_fields(http, b
     assert (
         again.json()["metadata"]["resourceVersion"] == applied.json()["metadata"]["resourceVersion"]
     )
+    assert again.json()["metadata"]["labels"] == {"other": "x"}
     no_manager = http.patch(f"{base}/a", headers=APPLY, content=second)
     assert no_manager.status_code == 400
 
