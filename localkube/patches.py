@@ -7,9 +7,9 @@
   ``$setElementOrder`` directives are understood well enough for kubectl and
   Helm;
 - JSON patch (RFC 6902), ``application/json-patch+json``;
-- server-side apply, ``application/apply-patch+yaml``: merged like a strategic
-  patch, and the fields that the same field manager applied last time but no
-  longer sends are removed (lists are owned as a whole). Conflicts between
+- server-side apply, ``application/apply-patch+yaml``: merged like a merge
+  patch (lists are atomic, owned as a whole), and the fields that the same
+  field manager applied last time but no longer sends are removed. Conflicts between
   managers are not detected: every apply behaves as ``force=true``.
 
 All functions return new values and never change their arguments.
@@ -243,7 +243,9 @@ def server_side_apply(target: JSON, applied: JSON, *, previous: dict[str, Any]) 
             continue  # never the object's identity, whatever an old entry says
         if path not in sent and not any(path[: len(s)] == s for s in sent):
             _drop(result, path)
-    return strategic_merge(result, applied)
+    # Lists are atomic, as in a CRD without list-type markers: a list sent
+    # replaces the live one (a route removed from the catalog goes away).
+    return merge_patch(result, applied)
 
 
 def _drop(document: dict[str, Any], path: tuple[str, ...]) -> None:

@@ -121,3 +121,14 @@ def test_server_side_apply_keeps_what_other_managers_own():
 
     assert patches.server_side_apply(live, applied, previous=previous) == live
     assert patches.fields_v1({"metadata": {}, "spec": {"a": 1}}) == {"f:spec": {"f:a": {}}}
+
+
+def test_server_side_apply_replaces_lists_as_a_whole():
+    live = {
+        "spec": {"databases": [{"name": "a", "type": "mongodb"}, {"name": "b", "type": "redis"}]}
+    }
+    applied = {"spec": {"databases": [{"name": "a", "type": "mongodb"}]}}
+
+    result = patches.server_side_apply(live, applied, previous=patches.fields_v1(live))
+
+    assert result == applied
