@@ -133,7 +133,7 @@ def test_replace_label_patch_and_delete_typed_objects(localkube, namespace):
     assert kubectl(localkube, "get", "cm", "-n", namespace, "-o", "name").stdout == ""
 
 
-def test_get_prints_the_crd_printer_columns(localkube, namespace):
+def test_get_prints_the_crd_printer_columns_until_the_crd_is_deleted(localkube, namespace):
     crd = (
         CRD.replace(
             "subresources: {status: {}}",
@@ -157,3 +157,7 @@ def test_get_prints_the_crd_printer_columns(localkube, namespace):
 
     assert printed[0].split() == ["NAME", "SIZE", "PHASE", "AGE"]
     assert printed[1].split()[:2] == ["g", "3"]
+    kubectl(localkube, "delete", "crd", "gadgets.example.com")
+    gone = kubectl(localkube, "get", "gadgets", "-n", namespace, check=False)
+    assert gone.returncode != 0
+    assert 'doesn\'t have a resource type "gadgets"' in gone.stderr
