@@ -21,6 +21,7 @@ from pathlib import Path
 
 import kmock
 
+from tawa import logs
 from tawa.localkube import kubeconfig, state
 from tawa.localkube.server import LocalKube
 
@@ -38,6 +39,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--state-dir", type=Path, help="folder for the kubeconfig (default: a temp dir)"
     )
     parser.add_argument("--log-level", default="WARNING", help="DEBUG logs every request")
+    parser.add_argument("--json-logs", action="store_true", help="log JSON lines (default: text)")
     return parser.parse_args(argv)
 
 
@@ -78,7 +80,7 @@ async def serve(arguments: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
-    logging.basicConfig(level=arguments.log_level.upper(), stream=sys.stderr)
+    logs.configure("localkube", level=arguments.log_level, json_lines=arguments.json_logs)
     asyncio.run(serve(arguments))
     return 0
 
