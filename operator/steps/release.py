@@ -47,7 +47,7 @@ def desired_values(ctx: StepContext, settings: OperatorSettings) -> dict[str, An
         raise kopf.PermanentError("spec.image: not set; deploy with `tawa deploy --image IMAGE`")
     tier = tier_spec(spec.tier)
     host = spec.hostname or hostname_for(spec.name, spec.environment, settings.base_domain)
-    return {
+    values: dict[str, Any] = {
         "nameOverride": spec.name,
         "service": {
             "environment": spec.environment.value,
@@ -72,6 +72,10 @@ def desired_values(ctx: StepContext, settings: OperatorSettings) -> dict[str, An
             "tls": {"enabled": settings.ingress_tls},
         },
     }
+    # Only set for images pulled from the platform's private registry.
+    if ctx.facts.get("image_pull_secrets"):
+        values["imagePullSecrets"] = sorted(ctx.facts["image_pull_secrets"])
+    return values
 
 
 def deployment_drifted(deployment: dict[str, Any] | None, values: dict[str, Any]) -> str | None:
