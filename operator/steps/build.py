@@ -92,6 +92,9 @@ class BuildStep:
 
         if state == "succeeded":
             ctx.facts["image"] = image
+            pull_secret = _mounted_name(self.builder.registry_secret, ctx.namespace)
+            if pull_secret:
+                ctx.facts["image_pull_secrets"] = [pull_secret]
             await self._prune(ctx, kube, keep=name)
             return Outcome(True, "Built", f"Built {image} from commit {short} (Job {name}).")
         if state == "failed":
@@ -200,6 +203,14 @@ class BuildStep:
         for old in others[self.builder.build_jobs_kept - 1 :]:
             await kube.delete_job(old["metadata"]["name"], ctx.namespace)
             ctx.logger.debug(f"Deleted old build Job {old['metadata']['name']}.")
+
+
+def _mounted_name(setting: str, namespace: str) -> str | None:
+    """The registry Secret's name in the service namespace (see ``_secret``)."""
+    if not setting:
+        return None
+    where, _, name = setting.rpartition("/")
+    return name if not where or where == namespace else COPIED_SECRET
 
 
 def _started(job: dict[str, Any]) -> tuple[str, str]:

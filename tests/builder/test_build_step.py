@@ -14,6 +14,7 @@ from tawa.operator.builder_settings import BuilderSettings
 from tawa.operator.settings import OperatorSettings
 from tawa.operator.step import StepContext
 from tawa.operator.steps.build import COPIED_SECRET, GIT_SECRET, BuildStep
+from tawa.operator.steps.release import desired_values
 from tawa.resource import TawaServiceSpec
 
 pytestmark = pytest.mark.integration
@@ -104,6 +105,7 @@ async def test_registry_secret_is_copied_and_old_jobs_are_pruned(localkube, core
         ctx = ctx_for(revision)
         assert (await step.ensure(ctx)).reason == "Built"
         assert ctx.facts["image"] == f"r.test/acme/direct:{revision[:12]}"
+        assert ctx.facts["image_pull_secrets"] == [COPIED_SECRET]
 
     copied = core.read_namespaced_secret(COPIED_SECRET, NAMESPACE)
     assert copied.data == {".dockerconfigjson": "eyJhdXRocyI6e319"}
@@ -114,3 +116,18 @@ async def test_registry_secret_is_copied_and_old_jobs_are_pruned(localkube, core
     kept = sorted(j.metadata.name for j in batch.list_namespaced_job(NAMESPACE).items)
     assert len(kept) == 2
     assert f"direct-build-{revisions[-1][:12]}" in kept
+
+
+def test_the_release_pulls_a_built_image_with_the_registry_secret():
+    ctx = ctx_for("c" * 40)
+    settings = OperatorSettings()
+    ctx.facts["image"] = "r.test/acme/direct:cccccccccccc"
+    assert "imagePullSecrets" not in desired_values(ctx, settings)
+    ctx.facts["image_pull_secrets"] = [COPIED_SECRET]
+    values = desired_values(ctx, settings)
+    assert values["imagePullSecrets"] == [COPIED_SECRET]
+    assert values["image"] == {
+        "repository": "r.test/acme/direct",
+        "tag": "cccccccccccc",
+        "digest": "",
+    }
