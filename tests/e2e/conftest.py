@@ -42,9 +42,10 @@ from tawa.cli._standins import StandIn
 from tests.e2e.harness import (
     CALLERS,
     ENVIRONMENT,
+    EXAMPLE,
+    EXAMPLE_OWNER,
     INGRESS,
     OWNER,
-    ROOT,
     USER,
     ZONE,
     Platform,
@@ -53,7 +54,6 @@ from tests.e2e.harness import (
 from tests.harness.cloudflare_fake import cloudflare_fake
 from tests.harness.operator import HELM
 
-EXAMPLE = ROOT / "examples" / "hello-fastapi"
 SERVICES = ("e2e-portal", "drill-kill", "drill-wallet", "drill-identity", "drill-redis")
 """The services the suite writes catalogs for; each gets a generic stand-in."""
 STARTED_LATE = {"drill-kill"}
@@ -122,7 +122,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 def _open_accounts(platform: Platform) -> str:
     """The orgs, their funded wallets and a signed-in user; the user's access token."""
     password = secrets.token_urlsafe(18)
-    for org in (OWNER, CALLERS, "demo-org"):
+    for org in (OWNER, CALLERS, EXAMPLE_OWNER):
         answer = platform.admin("POST", "identity", "/admin/orgs", json={"slug": org, "name": org})
         assert answer.status_code == 200, answer.text
         _fund(platform, org)

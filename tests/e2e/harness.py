@@ -32,6 +32,9 @@ from tawa.resource import GROUP, PLURAL, VERSION, hostname_for, namespace_for
 from tests.harness.cloudflare_fake import FakeCloudflare
 
 ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "hello-fastapi"
+EXAMPLE_OWNER = "demo-org"
+"""The owner named in the example's catalog."""
 ENVIRONMENT = "sandbox"
 ZONE = "tawa.insureco.io"
 INGRESS = "ingress.tawa.insureco.io"
@@ -132,8 +135,8 @@ class Platform:
         follow = ["--wait", "--timeout", "150"] if wait else ["--no-wait"]
         running = [self._tawa("deploy", str(catalog), "--env", ENVIRONMENT, "--image",
                               self.image, *follow) for catalog in catalogs]  # fmt: skip
-        for catalog, process in zip(catalogs, running, strict=True):
-            output, _ = process.communicate(timeout=200)
+        outputs = [process.communicate(timeout=200)[0] for process in running]
+        for catalog, process, output in zip(catalogs, running, outputs, strict=True):
             assert process.returncode == 0, f"tawa deploy {catalog.name} failed:\n{output}"
 
     def _tawa(self, *args: str) -> subprocess.Popen[str]:
@@ -183,7 +186,9 @@ class Platform:
         try:
             return eventually(ready, what=f"{name} Ready", timeout=timeout)
         except AssertionError as error:
-            raise AssertionError(f"{error}; conditions: {self.conditions(name)}") from None
+            conditions = self.conditions(name)
+            log = self.operator_log()
+            raise AssertionError(f"{error}; conditions: {conditions}\noperator:\n{log}") from None
 
     def secrets(self, name: str) -> dict[str, dict[str, str]]:
         """Every Secret in the service's namespace, decoded: name → data."""
@@ -292,9 +297,12 @@ class Platform:
         finally:
             self.stack.start(self.state, component)
 
-    def restart_operator(self, *, kill: bool = True) -> None:
-        self.stack.stop(self.state, "operator", kill=kill)
-        self.stack.start(self.state, "operator")
+    def kill(self, component: str) -> None:
+        """SIGKILL, as an OOM-killed pod dies: no handler runs."""
+        self.stack.stop(self.state, component, kill=True)
+
+    def start(self, component: str) -> None:
+        self.stack.start(self.state, component)
 
     @contextlib.contextmanager
     def helm_stalls_on(self, release: str) -> Iterator[Path]:

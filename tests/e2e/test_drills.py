@@ -44,13 +44,15 @@ def test_operator_killed_mid_reconcile_converges_without_duplicates(platform) ->
     with platform.helm_stalls_on(name) as reached:
         platform.deploy(catalog, wait=False)
         eventually(reached.exists, what="the release step to start helm", timeout=60)
-        platform.restart_operator(kill=True)
+        platform.kill("operator")
+    platform.start("operator")
 
     # Kill 2: after DNS, while the service waits for its pod (the stand-in is
     # not up yet, so health or smoke tests fail and the reconcile retries).
     eventually(lambda: _true(platform, name, "DNSReady"), what="DNS records", timeout=60)
     assert platform.phase(name) != "Ready"
-    platform.restart_operator(kill=True)
+    platform.kill("operator")
+    platform.start("operator")
     stand_in = platform.stand_ins[name]
     stand_in.start(logs=platform.folder / "logs")
     eventually(stand_in.answers, what="the stand-in of drill-kill", timeout=30)

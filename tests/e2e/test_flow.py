@@ -13,10 +13,11 @@ import time
 import pytest
 
 from tawa.resource import hostname_for
-from tests.e2e.conftest import EXAMPLE
 from tests.e2e.harness import (
     CALLERS,
     ENVIRONMENT,
+    EXAMPLE,
+    EXAMPLE_OWNER,
     INGRESS,
     ZONE,
     Platform,
@@ -27,7 +28,6 @@ from tests.e2e.harness import (
 pytestmark = pytest.mark.e2e
 
 HELLO, PORTAL = "hello-fastapi", "e2e-portal"
-OWNER_OF_HELLO = "demo-org"
 CONDITIONS = {"GateChecked", "Built", "DatabasesReady", "OAuthReady", "Released", "Registered",
               "DNSReady", "Healthy", "SmokeTested", "Ready"}  # fmt: skip
 
@@ -101,12 +101,12 @@ def test_the_gateway_serves_the_routes_and_charges_once_per_2xx(deployed) -> Non
 
     def charged() -> list[tuple[str, int]]:
         found = [*deployed.ledger(CALLERS, kind="transaction", service=HELLO),
-                 *deployed.ledger(OWNER_OF_HELLO, kind="transaction", service=HELLO)]  # fmt: skip
+                 *deployed.ledger(EXAMPLE_OWNER, kind="transaction", service=HELLO)]  # fmt: skip
         return sorted((e["walletId"], e["amount"]) for e in found)
 
     eventually(lambda: len(charged()) >= 4, what="four charges in the wallets", timeout=30)
     time.sleep(1.5)  # several flushes of the gateway's usage buffer: nothing more may come
-    expected = [(f"wallet-{CALLERS}", 2)] * 3 + [(f"wallet-{OWNER_OF_HELLO}", 1)]
+    expected = [(f"wallet-{CALLERS}", 2)] * 3 + [(f"wallet-{EXAMPLE_OWNER}", 1)]
     assert charged() == sorted(expected)
 
 
