@@ -82,6 +82,8 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+        if self.log is not None and not os.environ.get("TAWA_KEEP_TEST_LOGS"):
+            self.log.unlink(missing_ok=True)
 
 
 # -- threaded HTTP servers -----------------------------------------------------------------
