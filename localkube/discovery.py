@@ -57,6 +57,7 @@ def resolve(resources: kmock.ResourcesArray, group: str, version: str, plural: s
         kind=info.kind or plural.capitalize(),
         namespaced=bool(info.namespaced),
         has_status="status" in info.subresources,
+        has_scale="scale" in info.subresources,
     )
 
 

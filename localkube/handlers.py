@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from tawa.localkube import patches, protobuf, tables, watch
+from tawa.localkube import patches, protobuf, scale, tables, watch
 from tawa.localkube.errors import (
     ApiError,
     BadRequest,
@@ -104,6 +104,8 @@ def list_objects(store: Store, call: Call) -> Object:
 def get_object(store: Store, call: Call) -> Object:
     _check_subresource(call)
     obj = store.get(call.kind, call.namespace, call.object_name)
+    if call.subresource == "scale":
+        return scale.view(obj)
     if call.table_columns is not None:
         return call.as_table([obj], store.revision)
     return obj
@@ -118,6 +120,8 @@ def create_object(store: Store, call: Call) -> Object:
 def replace_object(store: Store, call: Call) -> Object:
     _check_subresource(call)
     current = store.get(call.kind, call.namespace, call.object_name)
+    if call.subresource == "scale":
+        return _write_scale(store, call, current, call.require_object())
     return store.update(
         call.kind,
         current,
@@ -134,6 +138,8 @@ def patch_object(store: Store, call: Call) -> tuple[Object, bool]:
         return _apply(store, call)
     patcher = _PATCHERS[check_patch_type(call.content_type)]
     current = store.get(call.kind, call.namespace, call.object_name)
+    if call.subresource == "scale":
+        return _write_scale(store, call, current, patcher(scale.view(current), call.body)), False
     patched = patcher(current, call.body)
     if not isinstance(patched, dict):
         raise BadRequest("the patched object is not a JSON object")
@@ -141,6 +147,11 @@ def patch_object(store: Store, call: Call) -> tuple[Object, bool]:
         call.kind, current, patched, subresource=call.subresource, dry_run=call.dry_run
     )
     return obj, False
+
+
+def _write_scale(store: Store, call: Call, current: Object, wanted: Object) -> Object:
+    new = scale.scaled(current, wanted)
+    return scale.view(store.update(call.kind, current, new, dry_run=call.dry_run))
 
 
 def check_patch_type(content_type: str) -> str:
@@ -263,5 +274,7 @@ def _timeout(text: str | None) -> float | None:
 
 
 def _check_subresource(call: Call) -> None:
+    if call.subresource == "scale" and call.kind.has_scale:
+        return
     if call.subresource not in _SUBRESOURCES:
         raise NotFound(f"the subresource {call.subresource!r} is not served by the local API")

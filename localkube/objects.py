@@ -38,6 +38,7 @@ class Kind:
     kind: str
     namespaced: bool
     has_status: bool = False
+    has_scale: bool = False
 
     @property
     def api_version(self) -> str:

@@ -224,3 +224,23 @@ def test_services_get_a_stable_cluster_ip(http, namespace):
 
     assert created.json()["spec"]["clusterIP"].startswith("10.96.")
     assert patched.json()["spec"]["clusterIP"] == created.json()["spec"]["clusterIP"]
+
+
+def test_scale_subresource(http, namespace):
+    base = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+    template = {"metadata": {"labels": {"app": "s"}}, "spec": {"containers": []}}
+    spec = {"replicas": 1, "selector": {"matchLabels": {"app": "s"}}, "template": template}
+    http.post(base, json={"metadata": {"name": "s"}, "spec": spec})
+
+    scaled = http.patch(f"{base}/s/scale", headers=MERGE, json={"spec": {"replicas": 4}})
+    stale = http.put(
+        f"{base}/s/scale", json={"metadata": {"resourceVersion": "1"}, "spec": {"replicas": 2}}
+    )
+    deployment = http.get(f"{base}/s").json()
+
+    assert scaled.json()["kind"] == "Scale"
+    assert scaled.json()["status"]["selector"] == "app=s"
+    assert deployment["spec"]["replicas"] == 4
+    assert deployment["status"]["readyReplicas"] == 4
+    assert stale.status_code == 409
+    assert http.get(f"/api/v1/namespaces/{namespace}/configmaps/x/scale").status_code == 404
