@@ -265,6 +265,12 @@ class Platform:
                 return entries
             params["cursor"] = page["nextCursor"]
 
+    def wallet_is_consistent(self, org: str) -> bool:
+        """The wallet's own audit: balances equal the sums of the ledger's entries."""
+        answer = self.admin("GET", "wallet", f"/v1/wallets/wallet-{org}/audit")
+        assert answer.status_code == 200, answer.text
+        return bool(answer.json()["consistent"])
+
     def gateway_metric(self, name: str) -> float:
         text = httpx.get(f"{self.url('gateway')}/metrics", timeout=15).text
         return sum(

@@ -76,6 +76,7 @@ def test_operator_killed_mid_reconcile_converges_without_duplicates(platform) ->
     assert len(keys) == len(set(keys))
     assert set(keys) <= {f"hosting:{OWNER}:{name}:{ENVIRONMENT}:{h:%Y%m%d%H}" for h in hours}
     assert f"hosting:{OWNER}:{name}:{ENVIRONMENT}:{datetime.now(UTC):%Y%m%d%H}" in keys
+    assert platform.wallet_is_consistent(OWNER)
 
     platform.delete(name)
 
@@ -108,6 +109,7 @@ def test_wallet_down_gate_fails_open_and_usage_is_not_lost(platform) -> None:
     time.sleep(1.5)  # resent batches the wallet already applied must not charge again
     keys = [e["idempotencyKey"] for e in charged()]
     assert len(keys) == len(set(keys)) == calls
+    assert platform.wallet_is_consistent(CALLERS)
 
     platform.delete(name)
 
