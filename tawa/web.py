@@ -25,6 +25,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.exceptions import HTTPException
 
 from tawa.errors import TawaError
 
@@ -95,6 +96,14 @@ def create_app(
     async def _tawa_error(request: Request, exc: TawaError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
 
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        # The framework's own refusals (no such path, wrong method, a body that
+        # is not JSON) answer in the same shape as ours, with a stable code.
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        body = error_body(code, _HTTP_MESSAGES.get(code, str(exc.detail)))
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
@@ -131,6 +140,14 @@ def create_app(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+_HTTP_MESSAGES = {
+    "bad_request": "the request body cannot be parsed",
+    "not_found": "no such path; see /docs for the API",
+    "method_not_allowed": "this path does not accept that method; see /docs for the API",
+}
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
