@@ -72,10 +72,10 @@ def test_operator_killed_mid_reconcile_converges_without_duplicates(platform) ->
     assert platform.service(name)["status"]["helmRevision"] == 1
     # One hosting charge per hour, whatever the number of ticks and restarts.
     keys = [e["idempotencyKey"] for e in platform.ledger(OWNER, kind="hosting", service=name)]
-    hours = {started, datetime.now(UTC)}
+    hours = {started, datetime.now(UTC)}  # two only if the drill crossed an hour
+    assert keys
     assert len(keys) == len(set(keys))
     assert set(keys) <= {f"hosting:{OWNER}:{name}:{ENVIRONMENT}:{h:%Y%m%d%H}" for h in hours}
-    assert f"hosting:{OWNER}:{name}:{ENVIRONMENT}:{datetime.now(UTC):%Y%m%d%H}" in keys
     assert platform.wallet_is_consistent(OWNER)
 
     platform.delete(name)
