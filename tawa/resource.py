@@ -47,6 +47,21 @@ _SEGMENT = r"(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\.\.
 RELATIVE_PATH_PATTERN = rf"^(?:\.|{_SEGMENT}(?:/{_SEGMENT})*/?)$"
 """A path inside the repository: relative, no ``..`` segment."""
 IMAGE_TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+_HOST = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+_REPOSITORY = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_PATTERN = (
+    rf"^(?:{_HOST}(?::[0-9]+)?/)?{_REPOSITORY}(?:/{_REPOSITORY})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,})?$"
+)
+"""An image reference (``[host[:port]/]repo[/repo...][:tag][@digest]``), as Docker reads it."""
+_ROUTE_SEGMENT = r"[a-z0-9._~-]*[a-z0-9_~-]"
+ROUTE_PATH_PATTERN = rf"^/(?:{_ROUTE_SEGMENT}(?:/{_ROUTE_SEGMENT}){{0,31}}/?)?$"
+"""What the registry stores and the gateway matches (see ``docs/contracts.md``):
+lowercase ASCII segments of ``a-z 0-9 - . _ ~``, none empty, ``.``, ``..`` or
+ending in ``.``, at most 32. A catalog with another path would deploy up to the
+registration step and stop there."""
+MAX_ROUTE_GAS = 1_000_000
+"""The registry's ceiling for the gas of one call."""
 ONE_LINE_PATTERN = r"^[^\r\n]*$"
 
 
@@ -165,10 +180,10 @@ ServiceName = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_lengt
 class Route(_Model):
     """A path exposed through the gateway, with its auth rule and price."""
 
-    path: str = Field(pattern=PATH_PATTERN, max_length=512)
+    path: str = Field(pattern=ROUTE_PATH_PATTERN, max_length=512)
     methods: list[HttpMethod] = Field(default_factory=lambda: list(HttpMethod), min_length=1)
     auth: RouteAuth = RouteAuth.REQUIRED
-    gas: int = Field(default=0, ge=0)
+    gas: int = Field(default=0, ge=0, le=MAX_ROUTE_GAS, strict=True)
     """Tokens charged per successful (2xx) call."""
 
 
@@ -267,7 +282,7 @@ class TawaServiceSpec(_Model):
     environment: Environment
     framework: Framework
     catalog_version: str | None = Field(default=None, pattern=VERSION_PATTERN)
-    image: str | None = Field(default=None, min_length=1)
+    image: str | None = Field(default=None, pattern=IMAGE_PATTERN, max_length=512)
     """A prebuilt image; the alternative to ``source``."""
     source: Source | None = None
     """A commit the operator builds the image from; the alternative to ``image``."""

@@ -116,12 +116,18 @@ def _message(error: Any, loc: tuple[Any, ...]) -> str:
         return f"must be one of {', '.join(options)}, not {shown}{hint}"
     if kind in {"string_pattern_mismatch", "string_too_long"} and field in _NAME_FIELDS:
         return _name_message(value, field)
+    if kind == "string_pattern_mismatch" and loc[:1] == ("routes",) and field == "path":
+        return f"{_ROUTE_PATH_HINT}, not {shown}"
     if kind == "string_pattern_mismatch":
         return f"{_PATTERN_HINTS.get(field, 'has the wrong form')}, not {shown}"
     text: str = error["msg"]
     return f"{text[0].lower()}{text[1:]}, not {shown}"
 
 
+_ROUTE_PATH_HINT = (
+    "must be a path starting with '/', in lowercase a-z, 0-9 and '-._~'"
+    " (no '//', '.' or '..' segment, no '%' or '*', no segment ending in '.')"
+)
 _PATTERN_HINTS = {
     "path": "must be a path starting with '/' and without spaces",
     "healthPath": "must be a path starting with '/' and without spaces",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from tawa.catalog.parser import Component
-from tawa.catalog.problems import CatalogError, Problem, Severity
+from tawa.catalog.problems import CatalogError, Problem, Severity, show
 from tawa.resource import (
     DEFAULT_BASE_DOMAIN,
     Environment,
@@ -59,15 +61,41 @@ def render_service(
         fields["image"] = image
     if source:
         fields["source"] = dict(source)
-    spec = TawaServiceSpec.model_validate(fields)
-    metadata = ObjectMeta(
-        name=component.name,
-        namespace=namespace or namespace_for(component.name, env),
-        labels={
-            "app.kubernetes.io/name": component.name,
-            "app.kubernetes.io/managed-by": "tawa",
-            "tawa.insureco.io/environment": env.value,
-            "tawa.insureco.io/owner": spec.owner,
-        },
-    )
+    # The catalog was checked already: what can still be wrong here came from
+    # the command line (--image, --namespace) or the base domain setting.
+    try:
+        spec = TawaServiceSpec.model_validate(fields)
+        metadata = ObjectMeta(
+            name=component.name,
+            namespace=namespace or namespace_for(component.name, env),
+            labels={
+                "app.kubernetes.io/name": component.name,
+                "app.kubernetes.io/managed-by": "tawa",
+                "tawa.insureco.io/environment": env.value,
+                "tawa.insureco.io/owner": spec.owner,
+            },
+        )
+    except ValidationError as exc:
+        raise CatalogError([_option_problem(component, error) for error in exc.errors()]) from None
     return TawaService(metadata=metadata, spec=spec)
+
+
+_OPTION_HINTS = {
+    "image": "--image must be an image reference like ghcr.io/acme/api:1.2.0",
+    "namespace": "--namespace must be a DNS label",
+    "hostname": "the hostname made from TAWA_BASE_DOMAIN is not valid",
+}
+
+
+def _option_problem(component: Component, error: Any) -> Problem:
+    field = ".".join(str(part) for part in error["loc"])
+    hint = _OPTION_HINTS.get(field, f"{field}: {error['msg']}")
+    return Problem(
+        Severity.ERROR,
+        component.source,
+        component.line,
+        component.column,
+        field,
+        f"{hint}, not {show(error.get('input'))}",
+        "catalog-invalid-option",
+    )
