@@ -8,15 +8,13 @@ sentence; the commands print it and exit.
 from __future__ import annotations
 
 import os
-from typing import Any
-
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
-from urllib3.exceptions import HTTPError
+from typing import TYPE_CHECKING, Any
 
 from tawa.errors import TawaError
 from tawa.resource import GROUP, KIND, PLURAL, VERSION
+
+if TYPE_CHECKING:
+    from kubernetes.client.exceptions import ApiException
 
 FIELD_MANAGER = "tawa"
 _APPLY_PATCH = "application/apply-patch+yaml"
@@ -29,6 +27,10 @@ class ClusterError(TawaError):
 
 class Cluster:
     def __init__(self, kubeconfig: str | None = None) -> None:
+        # Imported here: the client costs half a second, and most commands never need it.
+        from kubernetes import client, config
+        from kubernetes.config.config_exception import ConfigException
+
         try:
             # The client reads KUBECONFIG once, at import; read it now instead.
             path = kubeconfig or os.environ.get("KUBECONFIG") or None
@@ -89,6 +91,9 @@ class Cluster:
 
     @staticmethod
     def _call(method: Any, *args: Any, **kwargs: Any) -> Any:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
         try:
             return method(*args, **kwargs)
         except ApiException as exc:

@@ -13,18 +13,17 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
-from urllib3.exceptions import HTTPError
 
 from tawa.catalog import CatalogError, read_catalog
 from tawa.cli import _output
 from tawa.cli._cluster import FIELD_MANAGER, ClusterError
 from tawa.resource import API_VERSION, GROUP, KIND, PLURAL, VERSION, Environment, namespace_for
+
+if TYPE_CHECKING:
+    from kubernetes.client.exceptions import ApiException
 
 BUILD_SELECTOR = "tawa.insureco.io/service={name},app.kubernetes.io/component=build"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -59,6 +58,10 @@ def decode_release(encoded: str) -> dict[str, Any]:
 
 class Workloads:
     def __init__(self, kubeconfig: str | None = None) -> None:
+        # Imported here: the client costs half a second, and most commands never need it.
+        from kubernetes import client, config
+        from kubernetes.config.config_exception import ConfigException
+
         try:
             api = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
         except (ConfigException, FileNotFoundError, TypeError) as exc:
@@ -76,6 +79,8 @@ class Workloads:
 
     def log(self, pod: str, namespace: str, *, container: str | None, tail: int | None) -> str:
         """The container's log; ``""`` when it has none (yet)."""
+        from kubernetes.client.exceptions import ApiException
+
         try:
             text = self._core.read_namespaced_pod_log(
                 pod, namespace, container=container, tail_lines=tail
@@ -88,6 +93,8 @@ class Workloads:
 
     def follow(self, pod: str, namespace: str, *, container: str | None) -> Iterator[str]:
         """The container's log lines as they come, until the container ends."""
+        from kubernetes.client.exceptions import ApiException
+
         try:
             stream = self._core.read_namespaced_pod_log(
                 pod, namespace, container=container, follow=True, _preload_content=False
@@ -155,6 +162,9 @@ class Workloads:
             )  # fmt: skip
 
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
         try:
             found = method(*args, **kwargs)
         except ApiException as exc:

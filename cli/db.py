@@ -15,16 +15,15 @@ import json
 import os
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
-from urllib3.exceptions import HTTPError
 
 from tawa.cli._registry import EnvOption, ServiceOption, fail, service_name
 from tawa.resource import GROUP, PLURAL, VERSION, Environment, namespace_for
+
+if TYPE_CHECKING:
+    from kubernetes.client.exceptions import ApiException
 
 db_app = typer.Typer(help="The service's database credentials.")
 _MERGE_PATCH = "application/merge-patch+json"
@@ -64,6 +63,12 @@ def rotate(
 
 
 def _annotate(name: str, namespace: str, annotations: dict[str, str]) -> None:
+    # Imported here: the client costs half a second, and most commands never need it.
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config.config_exception import ConfigException
+    from urllib3.exceptions import HTTPError
+
     try:
         # Read KUBECONFIG now: the client library reads it once, at import.
         kubeconfig = os.environ.get("KUBECONFIG") or None

@@ -72,12 +72,17 @@ def deploy(
     if not path.exists():
         errors.print(f"No catalog at {path}: the path does not exist.", markup=False)
         raise typer.Exit(EXIT_USAGE)
+    try:
+        catalog = read_catalog(path, name=name)
+        component = catalog.component(name)
+    except CatalogError as exc:
+        _output.print_problems(errors, exc.problems)
+        raise typer.Exit(EXIT_INVALID) from None
     # Without --image the cluster builds the work tree's commit (spec.source).
     source = None if image else _source.spec_or_exit(path, allow_dirty=allow_dirty)
     try:
-        catalog = read_catalog(path, name=name)
         service = render_service(
-            catalog.component(name),
+            component,
             environment=environment,
             image=image,
             source=source,
