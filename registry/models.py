@@ -33,7 +33,8 @@ class Route(WireModel):
     methods: list[str] | None = Field(default=None, validate_default=True)
     """Leave out for every method; stored as the full list."""
     auth: Auth = "required"
-    gas: int = Field(default=0, ge=0, le=1_000_000)
+    gas: int = Field(default=0, ge=0, le=1_000_000, strict=True)
+    """Whole tokens; a boolean is refused, not read as 0 or 1."""
 
     @field_validator("path")
     @classmethod

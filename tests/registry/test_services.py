@@ -142,6 +142,8 @@ def test_a_deleted_or_moved_route_is_free_again(api, unique) -> None:
         ({"path": "/api/x", "methods": ["BREW"]}, "routes.0.methods", "BREW"),
         ({"path": "/api/x", "auth": "maybe"}, "routes.0.auth", ""),
         ({"path": "/api/x", "gas": -1}, "routes.0.gas", ""),
+        ({"path": "/api/x", "gas": True}, "routes.0.gas", "valid integer"),
+        ({"path": "/api/x", "gas": 1.0}, "routes.0.gas", "valid integer"),
     ],
 )
 def test_bad_routes_are_refused_naming_field_and_value(api, unique, route, field, says) -> None:
