@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -50,3 +51,18 @@ def print_problems(console: Console, problems: Sequence[Problem]) -> None:
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def refusal(service: str, message: str, details: dict[str, Any]) -> str:
+    """A service's refusal as one sentence, with the fields it named.
+
+    A 422 answer says only "the request body or parameters are invalid"; the
+    field and what is wrong with it are in ``details.problems``.
+    """
+    problems = details.get("problems")
+    if not isinstance(problems, list) or not problems:
+        return f"The {service} refused: {message}"
+    named = "; ".join(
+        f"{p.get('field') or 'body'}: {p.get('message')}" for p in problems if isinstance(p, dict)
+    )
+    return f"The {service} refused: {message} ({named})"

@@ -64,4 +64,4 @@ def call(action: Callable[[RegistryClient], Awaitable[T]]) -> T:
     except RegistryUnavailable as exc:
         fail(f"{exc.message}. Is TAWA_REGISTRY_URL right?")
     except RegistryRejected as exc:
-        fail(f"The registry refused: {exc.message}")
+        fail(_output.refusal("registry", exc.message, exc.details))

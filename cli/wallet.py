@@ -20,7 +20,7 @@ import typer
 from rich.table import Table
 
 from tawa.catalog import CatalogError, read_catalog
-from tawa.cli._output import EXIT_USAGE, stdout
+from tawa.cli._output import EXIT_USAGE, refusal, stdout
 from tawa.cli._registry import fail
 from tawa.clients.wallet import (
     Entry,
@@ -30,12 +30,14 @@ from tawa.clients.wallet import (
     WalletUnreachable,
     wallet_id,
 )
+from tawa.resource import NAME_PATTERN
 from tawa.settings import CommonSettings
 
 T = TypeVar("T")
 MAX_PURCHASE = 10**12
 _DURATION = re.compile(r"^(\d+)([hdw])$")
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+_MAX_SLUG = 63
 
 OrgOption = Annotated[
     str | None,
@@ -55,6 +57,11 @@ wallet_app = typer.Typer(
 
 def org_slug(given: str | None) -> str:
     if given:
+        if not re.fullmatch(NAME_PATTERN, given) or len(given) > _MAX_SLUG:
+            fail(
+                f"--org {given!r} is not an org slug: use lowercase letters, digits and dashes.",
+                EXIT_USAGE,
+            )
         return given
     try:
         owner = read_catalog(Path.cwd()).component().spec.get("owner")
@@ -80,7 +87,7 @@ def call(action: Callable[[WalletClient], Awaitable[T]]) -> T:
     except WalletUnreachable as exc:
         fail(f"{exc.message}. Is TAWA_WALLET_URL right?")
     except WalletClientError as exc:
-        fail(f"The wallet refused: {exc.message}")
+        fail(refusal("wallet", exc.message, exc.details))
 
 
 @wallet_app.callback()

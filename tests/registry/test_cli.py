@@ -131,3 +131,10 @@ def test_without_a_catalog_the_service_must_be_named(tmp_path, monkeypatch, regi
 def test_an_unreachable_registry_is_said_plainly(service, monkeypatch) -> None:
     monkeypatch.setenv("TAWA_REGISTRY_URL", "http://127.0.0.1:9")
     assert "could not be reached" in tawa("config", "list", code=1)
+
+
+def test_a_refusal_names_the_field_the_registry_named(service) -> None:
+    # The registry's 422 says which field is wrong only in details.problems.
+    output = tawa("domain", "add", "evil..com", code=1)
+    assert "domain:" in output
+    assert "'evil..com'" in output
