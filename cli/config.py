@@ -131,7 +131,11 @@ def quote(value: str) -> str:
     if _BARE.match(value):
         return value
     escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("$", "\\$")
+        value.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")  # a bare CR ends the line for most readers
+        .replace("$", "\\$")
     )
     return f'"{escaped}"'
 

@@ -87,7 +87,14 @@ def test_env_file_writer_drops_shadowing_duplicates(tmp_path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "written"),
-    [("plain", "plain"), ("", ""), ("a b", '"a b"'), ('q"x', '"q\\"x"'), ("l1\nl2", '"l1\\nl2"')],
+    [
+        ("plain", "plain"),
+        ("", ""),
+        ("a b", '"a b"'),
+        ('q"x', '"q\\"x"'),
+        ("l1\nl2", '"l1\\nl2"'),
+        ("a\rB=1", '"a\\rB=1"'),
+    ],
 )
 def test_env_values_are_quoted_when_needed(value, written) -> None:
     assert quote(value) == written
