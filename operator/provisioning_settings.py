@@ -36,6 +36,9 @@ class ProvisioningSettings(CommonSettings):
     ingress_target: str = ""
     """A hostname (CNAME records) or an IPv4 address (A records) of the ingress."""
     dns_proxied: bool = True
+    retry_delay: float = 30.0
+    """Seconds before a step waiting for MongoDB, Redis, the registry or Cloudflare
+    tries again (``TAWA_RETRY_DELAY``, the operator's own retry setting)."""
     dns_max_wait_seconds: float = 30.0
     """Longest total wait for Cloudflare rate limits within one reconcile."""
 

@@ -55,8 +55,6 @@ from tawa.operator.redis_acl import RedisAcl, RedisUser
 from tawa.operator.step import Outcome, StepContext
 from tawa.resource import DatabaseType, DeletionPolicy
 
-_RETRY_DELAY = 30.0
-
 
 @dataclass(frozen=True, slots=True)
 class MongoEntry:
@@ -100,7 +98,7 @@ class DatabasesStep:
             neo4j_ready = await self._ensure_neo4j(ctx, DatabaseType.NEO4J in kinds, report)
         except TawaError as error:
             # The pipeline adds "retrying in N s" to the condition; the delay says N.
-            raise kopf.TemporaryError(error.message, delay=_RETRY_DELAY) from error
+            raise kopf.TemporaryError(error.message, delay=self._settings.retry_delay) from error
         return _outcome(report, neo4j_ready=neo4j_ready)
 
     async def remove(self, ctx: StepContext) -> None:
@@ -112,7 +110,8 @@ class DatabasesStep:
             await self._store().delete(ctx.namespace, creds.secret_name(ctx.name, "neo4j"))
         except TawaError as error:
             raise kopf.TemporaryError(
-                f"{error.message} Credentials not yet removed; retrying.", delay=_RETRY_DELAY
+                f"{error.message} Credentials not yet removed; retrying.",
+                delay=self._settings.retry_delay,
             ) from error
 
     # --- MongoDB ------------------------------------------------------------------------------

@@ -34,7 +34,6 @@ from tawa.resource import hostname_for
 MARKER_PREFIX = "_tawa-owner."
 OWNER_PREFIX = "tawa-owner="
 ADDRESS_TYPES = frozenset({"A", "AAAA", "CNAME"})
-_ERROR_DELAY = 30.0
 
 Connect = Callable[[ProvisioningSettings], CloudflareDns]
 DomainLookup = Callable[[StepContext, ProvisioningSettings], Awaitable[list[str]]]
@@ -120,7 +119,7 @@ class DnsStep:
             custom = [d.lower().rstrip(".") for d in await self._domains(ctx, settings)]
         except RegistryUnavailable as error:
             message = f"{error.message} Custom domains are unknown until it answers."
-            raise kopf.TemporaryError(message, delay=_ERROR_DELAY) from error
+            raise kopf.TemporaryError(message, delay=self._settings.retry_delay) from error
         hosts = list(dict.fromkeys([primary, *custom]))
         ctx.facts["hostnames"] = hosts
 
@@ -133,7 +132,7 @@ class DnsStep:
             delay = max(error.retry_after, 5.0)
             raise kopf.TemporaryError(error.message, delay=delay) from error
         except DnsError as error:
-            raise kopf.TemporaryError(error.message, delay=_ERROR_DELAY) from error
+            raise kopf.TemporaryError(error.message, delay=self._settings.retry_delay) from error
         finally:
             await dns.close()
         return _outcome(primary, hosts, target, report, zone_missing=zone_missing)
@@ -150,7 +149,8 @@ class DnsStep:
                 await _release_hosts(dns, zone, owner_value(ctx), keep=set())
         except DnsError as error:
             raise kopf.TemporaryError(
-                f"{error.message} DNS records not yet removed; retrying.", delay=_ERROR_DELAY
+                f"{error.message} DNS records not yet removed; retrying.",
+                delay=self._settings.retry_delay,
             ) from error
         finally:
             await dns.close()
