@@ -242,3 +242,16 @@ async def _check(http: httpx.AsyncClient, wallets: list[str], ops: list[Op], run
         assert audit["pendingEntries"] == 0
         assert audit["parkedChanges"] == 0
         assert audit["entries"] == len(paid) + 1
+
+
+async def test_concurrent_creates_give_one_wallet_and_one_grant(wallet_srv: WalletServer) -> None:
+    org = f"race-{random.randrange(10**8)}"
+    async with httpx.AsyncClient(base_url=wallet_srv.url, headers=wallet_srv.headers) as http:
+        answers = await asyncio.gather(
+            *(http.post("/v1/wallets", json={"org": org}) for _ in range(CLIENTS))
+        )
+        assert {a.status_code for a in answers} == {200}
+        assert {a.json()["totalBalance"] for a in answers} == {INTRO}
+        audit = (await http.get(f"/v1/wallets/wallet-{org}/audit")).json()
+    assert audit["consistent"]
+    assert audit["entries"] == 1
