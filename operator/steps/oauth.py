@@ -76,8 +76,7 @@ class OAuthStep:
             return await self._ensure_present(ctx)
         except IdentityUnreachable as error:
             raise kopf.TemporaryError(
-                f"The identity service is unreachable ({error.message}); "
-                f"retrying in {self._retry_delay():.0f}s.",
+                f"No OAuth client yet: {error.message}; retrying in {self._retry_delay():.0f}s.",
                 delay=self._retry_delay(),
             ) from error
         except IdentityClientError as error:

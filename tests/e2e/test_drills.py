@@ -139,7 +139,9 @@ def test_identity_down_oauth_step_waits_says_why_and_converges(platform) -> None
 def _waiting_on_identity(condition: dict | None) -> dict | None:
     if condition is None or condition["status"] == "True":
         return None
-    return condition if "identity service is unreachable" in condition["message"] else None
+    message = condition["message"]
+    says_why = re.search(r"the identity service at \S+ is unreachable", message)
+    return condition if says_why and "retrying in" in message else None
 
 
 def test_redis_restarted_the_gateway_routes_heal(platform) -> None:
