@@ -20,6 +20,7 @@ from tawa.identity.errors import IdentityError, NotFound
 CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,126}[a-z0-9]$")
 SCOPE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+ORG_SLUG = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DUMMY_DIGEST = digest("not-a-client-secret")
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,31 @@ def check_scopes(scopes: list[str]) -> list[str]:
     return sorted(set(scopes))
 
 
+def check_grant_types(grant_types: list[str] | None) -> list[str]:
+    """The client's grant types; none given means all. An unknown one is refused,
+    not dropped: a client left with no grant type could not get any token."""
+    if not grant_types:
+        return list(GRANT_TYPES)
+    for grant_type in grant_types:
+        if grant_type not in GRANT_TYPES:
+            raise IdentityError(
+                f"grant type {grant_type!r} is not supported; use any of {list(GRANT_TYPES)}",
+                code="invalid_grant_type",
+                status=422,
+            )
+    return [g for g in GRANT_TYPES if g in grant_types]
+
+
+def check_org(org: str | None) -> str | None:
+    if org is not None and not ORG_SLUG.match(org):
+        raise IdentityError(
+            f"org slug {org!r} must be lowercase letters, digits and dashes",
+            code="invalid_slug",
+            status=422,
+        )
+    return org
+
+
 def ensure_client(
     backend: Backend,
     client_id: str,
@@ -72,8 +98,8 @@ def ensure_client(
     desired: dict[str, Any] = {
         "redirect_uris": [check_redirect_uri(u) for u in redirect_uris],
         "scopes": check_scopes(scopes),
-        "grant_types": [g for g in (grant_types or GRANT_TYPES) if g in GRANT_TYPES],
-        "org_slug": org,
+        "grant_types": check_grant_types(grant_types),
+        "org_slug": check_org(org),
         "name": (name or client_id)[:200],
     }
     existing = backend.db["clients"].find_one({"_id": client_id})

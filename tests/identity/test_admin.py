@@ -68,6 +68,25 @@ async def test_ensure_validates_the_client(env, body):
     assert answer.status_code == 422
 
 
+@pytest.mark.parametrize(
+    ("body", "code", "shown"),
+    [
+        ({"grantTypes": ["password"]}, "invalid_grant_type", "'password'"),
+        ({"grantTypes": ["client_credentials", "implicit"]}, "invalid_grant_type", "'implicit'"),
+        ({"org": "../x"}, "invalid_slug", "'../x'"),
+        ({"org": "Demo Org"}, "invalid_slug", "'Demo Org'"),
+    ],
+)
+async def test_unknown_grant_types_and_bad_orgs_are_refused_not_dropped(env, body, code, shown):
+    # Unknown grant types were silently dropped, leaving a client that could get no token.
+    answer = await env.admin("PUT", "/admin/clients/svc-sandbox", json=body)
+
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == code
+    assert shown in answer.json()["error"]["message"]
+    assert (await env.admin("GET", "/admin/clients/svc-sandbox")).status_code == 404
+
+
 async def test_invalid_client_id_is_refused(env):
     answer = await env.admin("PUT", "/admin/clients/Bad_Id", json={})
     assert answer.status_code == 422
