@@ -50,12 +50,16 @@ def build_app(settings: WalletSettings | None = None, *, ledger: Ledger | None =
         internal_key=settings.internal_key.get_secret_value(), verifier=verifier
     )
 
-    def store_is_reachable() -> bool:
+    def ping() -> bool:
         try:
             ledger.wallets.find_one({"_id": "-readiness-"})
         except Exception:  # any store failure means "not ready"
             return False
         return True
+
+    async def store_is_reachable() -> bool:
+        # Off the event loop: an unreachable MongoDB takes seconds to say so.
+        return await run_in_threadpool(ping)
 
     app = create_app("wallet", title="Tawa wallet", readiness=[store_is_reachable])
     app.include_router(build_router(ledger, app.state.metrics_registry))
