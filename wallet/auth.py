@@ -53,7 +53,8 @@ def _orgs(claims: dict[str, Any]) -> frozenset[str]:
     """Org slugs a token speaks for: ``orgSlug`` plus the ``orgs`` list."""
     slugs = {claims["orgSlug"]} if isinstance(claims.get("orgSlug"), str) else set()
     for org in claims.get("orgs") or []:
-        slug = org.get("slug") if isinstance(org, dict) else org
+        # Bio-ID's passport lists memberships as {"orgSlug", "orgId", "roles", ...}.
+        slug = org.get("orgSlug") if isinstance(org, dict) else org
         if isinstance(slug, str):
             slugs.add(slug)
     return frozenset(slugs)

@@ -228,6 +228,18 @@ async def test_members_read_their_own_wallet_and_nothing_else(
     assert answer.status_code == 403
 
 
+async def test_a_member_of_several_orgs_reads_each_of_their_wallets(
+    http: httpx.AsyncClient, signing_key: RSAKey
+) -> None:
+    internal = {"X-Internal-Key": KEY}
+    for org in ("acme", "beta"):
+        await http.post("/v1/wallets", json={"org": org}, headers=internal)
+    # The identity service's passport shape: one entry per membership.
+    orgs = [{"orgSlug": "acme", "orgId": "ORG-1"}, {"orgSlug": "beta", "orgId": "ORG-2"}]
+    member = {"Authorization": f"Bearer {token(signing_key, orgSlug='acme', orgs=orgs)}"}
+    assert (await http.get("/v1/wallets/wallet-beta", headers=member)).status_code == 200
+
+
 async def test_reserve_rejects_unknown_tiers(http: httpx.AsyncClient) -> None:
     internal = {"X-Internal-Key": KEY}
     await http.post("/v1/wallets", json={"org": "acme"}, headers=internal)
