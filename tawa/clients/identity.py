@@ -11,13 +11,13 @@ line shows ``**********`` instead of the secret.
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
+from tawa.clients._base import InternalClient
 from tawa.errors import TawaError, UpstreamError
 
 
@@ -80,34 +80,8 @@ class Grant(_Wire):
     status: str
 
 
-class IdentityClient:
+class IdentityClient(InternalClient):
     """``async with IdentityClient(url, internal_key=...) as bio: await bio.ensure_client(...)``."""
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        internal_key: str,
-        timeout: float = 5.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers={"X-Internal-Key": internal_key},
-            timeout=timeout,
-            transport=transport,
-        )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     # --- clients -------------------------------------------------------------------------------
 

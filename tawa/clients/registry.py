@@ -8,13 +8,13 @@ never logs request bodies: config values may be secrets.
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from tawa.clients._base import InternalClient
 from tawa.errors import TawaError, UpstreamError
 
 CHANNEL = "tawa.registry.changes"
@@ -133,37 +133,8 @@ class Domain(_Model):
 _ERRORS: dict[int, type[RegistryRejected]] = {404: NotFound, 409: RouteConflict, 410: HistoryGone}
 
 
-class RegistryClient:
+class RegistryClient(InternalClient):
     """``async with RegistryClient(url, internal_key=...) as registry: ...``"""
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        internal_key: str,
-        timeout: float = 5.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers={"X-Internal-Key": internal_key},
-            timeout=timeout,
-            transport=transport,
-        )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
