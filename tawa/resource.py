@@ -62,6 +62,9 @@ ending in ``.``, at most 32. A catalog with another path would deploy up to the
 registration step and stop there."""
 MAX_ROUTE_GAS = 1_000_000
 """The registry's ceiling for the gas of one call."""
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+"""A config key: it becomes an environment variable of the service."""
+HOSTNAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 ONE_LINE_PATTERN = r"^[^\r\n]*$"
 
 
@@ -298,11 +301,14 @@ class TawaServiceSpec(_Model):
     scopes: list[Scope] = Field(default_factory=list)
     auth: Auth | None = None
     tests: Tests | None = None
-    config: dict[str, str] = Field(default_factory=dict)
+    # The CRD cannot check map keys (a CEL rule over an unbounded map may exceed
+    # the API server's cost budget): a bad key fails the operator's first step.
+    config: dict[Annotated[str, Field(pattern=ENV_NAME_PATTERN)], str] = Field(default_factory=dict)
+    """Environment variables of the service: letters, digits and underscores."""
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     rollback: RollbackPolicy = RollbackPolicy.NEVER
     replicas: int = Field(default=1, ge=0, le=100)
-    hostname: str | None = None
+    hostname: str | None = Field(default=None, pattern=HOSTNAME_PATTERN, max_length=253)
     """The environment hostname, filled in by ``tawa render``."""
     description: str | None = None
     tags: list[str] = Field(default_factory=list)
@@ -425,7 +431,7 @@ def env_var_name(service: str, suffix: str = "") -> str:
 
 # --- CRD generation -------------------------------------------------------------------------
 
-_DROPPED_KEYS = {"title", "additionalProperties", "$defs"}
+_DROPPED_KEYS = {"title", "additionalProperties", "$defs", "propertyNames", "patternProperties"}
 
 
 def _structural(node: Any, defs: dict[str, Any]) -> Any:
@@ -463,6 +469,10 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
             out[key] = value
     if isinstance(node.get("additionalProperties"), dict):
         out["additionalProperties"] = _structural(node["additionalProperties"], defs)
+    elif isinstance(node.get("patternProperties"), dict) and len(node["patternProperties"]) == 1:
+        # A map with constrained keys: Kubernetes can only type its values.
+        (values,) = node["patternProperties"].values()
+        out["additionalProperties"] = _structural(values, defs)
     if "properties" in out:
         out.setdefault("type", "object")
     return out

@@ -91,6 +91,8 @@ def validate(checker: Checker, draft: dict[str, Any]) -> TawaServiceSpec | None:
         for error in exc.errors(include_url=False):
             loc = tuple(error["loc"])
             head = str(loc[0]) if loc else ""
+            if loc[-1:] == ("[key]",):  # a map key that is wrong: point at the key
+                loc = loc[:-1]
             path = SPEC_SOURCES.get(head, ("spec", head)) + loc[1:]
             if head == "build" and len(loc) > 1:
                 path = _BUILD_SOURCES.get(str(loc[1]), path)
@@ -106,6 +108,8 @@ def _message(error: Any, loc: tuple[Any, ...]) -> str:
     kind: str = error["type"]
     value = error.get("input")
     field = next((part for part in reversed(loc) if isinstance(part, str)), "")
+    if kind == "string_pattern_mismatch" and loc[:1] == ("config",) and len(loc) == 2:
+        return f"{show(value)} is not an environment variable name: {_ENV_NAME_HINT}"
     shown = "the value" if loc[:1] == ("config",) else show(value)  # config may hold secrets
     if kind == "missing":
         return "is required"
@@ -124,6 +128,7 @@ def _message(error: Any, loc: tuple[Any, ...]) -> str:
     return f"{text[0].lower()}{text[1:]}, not {shown}"
 
 
+_ENV_NAME_HINT = "use letters, digits and '_', not starting with a digit, at most 128"
 _ROUTE_PATH_HINT = (
     "must be a path starting with '/', in lowercase a-z, 0-9 and '-._~'"
     " (no '//', '.' or '..' segment, no '%' or '*', no segment ending in '.')"

@@ -59,3 +59,23 @@ def test_a_bad_image_option_is_a_problem_naming_it(image: str):
 def test_image_references_pass(image: str):
     component = parse_catalog(catalog()).component()
     assert render_service(component, environment="sandbox", image=image).spec.image == image
+
+
+@pytest.mark.parametrize("key", ["bad key", "1ST", "A-B", "x" * 129])
+def test_config_keys_must_be_environment_variable_names(key: str):
+    # The operator refused these only at its links step, after the databases
+    # and the OAuth client were made.
+    (error,) = refusal(catalog(spec=f"config:\n  '{key}': v\n")).errors
+    assert error.field.startswith("spec.config")
+    assert key in error.field
+    assert "is not an environment variable name" in error.message
+
+
+@pytest.mark.parametrize("hostname", ["a b;rm", "EVIL.example", "a..b", "-a.example"])
+def test_a_hostname_that_is_no_dns_name_is_refused(hostname: str):
+    component = parse_catalog(catalog()).component()
+    with pytest.raises(CatalogError) as caught:
+        render_service(component, environment="sandbox", base_domain=hostname)
+
+    (error,) = caught.value.errors
+    assert error.field == "hostname"

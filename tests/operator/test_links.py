@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import kopf
 import pytest
+from pydantic import ValidationError
 
 from tawa.operator.steps.links import LinksStep
 from tests.operator.fakes import make_context
@@ -82,6 +83,10 @@ async def test_values_from_earlier_steps_are_kept(settings) -> None:
 
 @pytest.mark.parametrize("key", ["1ABC", "MY-KEY", "has space", ""])
 async def test_a_config_key_that_is_no_env_name_is_permanent(settings, key) -> None:
-    ctx = make_context(settings, config={key: "x"})
+    # The spec model refuses such a key first; the step still guards its input.
+    with pytest.raises(ValidationError, match=r"config"):
+        make_context(settings, config={key: "x"})
+    ctx = make_context(settings)
+    ctx.spec.config[key] = "x"
     with pytest.raises(kopf.PermanentError, match=r"spec\.config"):
         await LinksStep(settings).ensure(ctx)
