@@ -33,8 +33,13 @@ def validate(name: str, spec: Mapping[str, Any]) -> TawaServiceSpec:
         parsed = TawaServiceSpec.model_validate(dict(spec))
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = ".".join(["spec", *(str(part) for part in error["loc"])])
-        shown = "" if field.endswith(("config", "secret")) else f" (got {error.get('input')!r})"
+        loc = tuple(str(part) for part in error["loc"])
+        is_key = loc[-1:] == ("[key]",)  # a map key is wrong, not its value
+        loc = loc[:-1] if is_key else loc
+        field = ".".join(["spec", *loc])
+        # A config value may be a secret: the status and the Events never show it.
+        hidden = (loc[:1] == ("config",) and not is_key) or field.endswith("secret")
+        shown = "" if hidden else f" (got {error.get('input')!r})"
         raise kopf.PermanentError(f"{field}: {error['msg']}{shown}") from None
     if parsed.name != name:
         raise kopf.PermanentError(

@@ -73,6 +73,32 @@ async def test_an_invalid_spec_is_permanent_and_names_the_field(
     assert FakeStep.journal == []
 
 
+@pytest.mark.parametrize(
+    ("config", "field", "shown"),
+    [
+        ({"DB_PASSWORD": 12345678}, "spec.config.DB_PASSWORD", None),
+        ({"DB_PASSWORD": ["hunter2-secret"]}, "spec.config.DB_PASSWORD", None),
+        ({"bad key": "x"}, "spec.config.bad key:", "'bad key'"),
+    ],
+)
+async def test_a_bad_config_entry_names_the_key_never_the_value(
+    settings, config, field, shown
+) -> None:
+    # A config value of the wrong type was shown in the status and the Events.
+    body = make_body({**SPEC, "config": config})
+    body["metadata"]["name"] = "my-api"
+    with pytest.raises(kopf.PermanentError):
+        await run(body, pipeline(), settings)
+
+    message = body["status"]["message"]
+    assert field in message
+    assert "12345678" not in message
+    assert "hunter2" not in message
+    if shown:
+        assert shown in message
+    assert FakeStep.journal == []
+
+
 async def test_a_dependency_not_ready_is_retried_with_the_delay_in_the_condition(settings) -> None:
     waiting = kopf.TemporaryError("The wallet is starting.", delay=12)
     body = make_body()
