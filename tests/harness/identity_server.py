@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from tests.harness.redis_server import free_port
+from tests.harness.service_process import start_service, stop, wait_ready
 
 CHEAP_ARGON2 = {
     "TAWA_ARGON2_TIME_COST": "1",
@@ -58,33 +55,10 @@ def identity_server(
     }
     stderr = workdir / "stderr.log"
     with stderr.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tawa.identity", "--host", "127.0.0.1", "--port", str(port)],
-            env=environment,
-            stdout=sink,
-            stderr=sink,
-        )
+        process = start_service("identity", port, environment, stdout=sink, stderr=sink)
     server = IdentityServer(url, internal_key, stderr, workdir / "outbox.jsonl", process)
     try:
-        _wait_healthy(server)
+        wait_ready(url, process, what="the identity service", timeout=30, logs=server.log_text)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def _wait_healthy(server: IdentityServer, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"the identity service exited:\n{server.log_text()[-2000:]}")
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the identity service did not answer within {timeout}s")
+        stop(process)

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import httpx
-
 from tests.harness.redis_server import free_port
+from tests.harness.service_process import start_service, stop, wait_ready
 
 
 @dataclass
@@ -55,36 +52,11 @@ def registry_server(
         **env,
     }
     log = tempfile.NamedTemporaryFile(prefix="tawa-registry-", suffix=".log")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tawa.registry", "--host", "127.0.0.1", "--port", str(port)],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
+    process = start_service("registry", port, environment, stderr=log)
     server = RegistryServer(f"http://127.0.0.1:{port}", internal_key, process, log)
     try:
-        _wait_healthy(server)
+        wait_ready(server.url, process, what="the registry", logs=server.logs)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
-
-
-def _wait_healthy(server: RegistryServer, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            errors = server.logs()
-            raise RuntimeError(f"the registry exited with {server.process.returncode}: {errors}")
-        try:
-            if httpx.get(server.url + "/healthz", timeout=0.5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"the registry did not answer on {server.url} within {timeout}s")

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import httpx
-
 from tests.harness.redis_server import free_port
+from tests.harness.service_process import start_service, stop, wait_ready
 
 
 @dataclass
@@ -46,38 +43,15 @@ def wallet_server(
         }
         | (extra_env or {})
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tawa.wallet", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+    process = start_service("wallet", port, env)
     server = WalletServer(f"http://127.0.0.1:{port}", key, process, database, mongodb_uri)
     try:
-        _wait_ready(server)
+        wait_ready(server.url, process, what="the wallet", path="/readyz")
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         if mongodb_uri != "memory://":
             import pymongo
 
             with pymongo.MongoClient(mongodb_uri) as client:
                 client.drop_database(database)
-
-
-def _wait_ready(server: WalletServer, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"the wallet exited with code {server.process.returncode}")
-        try:
-            if httpx.get(f"{server.url}/readyz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"the wallet did not become ready on {server.url} within {timeout}s")
