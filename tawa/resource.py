@@ -379,7 +379,7 @@ class ObjectMeta(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
 
     name: ServiceName
-    namespace: str | None = None
+    namespace: str | None = Field(default=None, pattern=NAME_PATTERN, max_length=63)
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     generation: int | None = None

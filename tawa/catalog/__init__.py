@@ -148,10 +148,33 @@ def parse_catalog(
         component = check_component(checker)
         if component is not None:
             components.append(component)
+    _check_names_are_unique(components, source=source, problems=problems)
     ordered = _sorted(problems)
     if any(p.severity is Severity.ERROR for p in ordered):
         raise CatalogError(ordered)
     return Catalog(source, components, ordered)
+
+
+def _check_names_are_unique(
+    components: list[Component], *, source: str, problems: list[Problem]
+) -> None:
+    """Two Components with one name would be one release: ``--name`` could not choose."""
+    first: dict[str, Component] = {}
+    for component in components:
+        earlier = first.setdefault(component.name, component)
+        if earlier is not component:
+            problems.append(
+                Problem(
+                    Severity.ERROR,
+                    source,
+                    component.line,
+                    component.column,
+                    "metadata.name",
+                    f"{component.name!r} is already the name of the Component on line"
+                    f" {earlier.line}; give each Component its own name",
+                    "catalog-duplicate-name",
+                )
+            )
 
 
 def _selected(

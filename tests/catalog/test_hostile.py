@@ -79,3 +79,22 @@ def test_a_hostname_that_is_no_dns_name_is_refused(hostname: str):
 
     (error,) = caught.value.errors
     assert error.field == "hostname"
+
+
+@pytest.mark.parametrize("name", [None, "my-svc"])
+def test_two_components_with_one_name_are_refused(name: str | None):
+    # Preflight said both were "ready to deploy"; --name could not choose either.
+    text = catalog() + "---\n" + catalog()
+    (error,) = refusal(text, name=name).errors
+    assert error.field == "metadata.name"
+    assert "'my-svc' is already the name of the Component" in error.message
+
+
+@pytest.mark.parametrize("namespace", ["A;B", "../x", "x" * 64])
+def test_a_bad_namespace_option_is_a_problem_naming_it(namespace: str):
+    component = parse_catalog(catalog()).component()
+    with pytest.raises(CatalogError) as caught:
+        render_service(component, environment="sandbox", image="x:1", namespace=namespace)
+
+    (error,) = caught.value.errors
+    assert "--namespace must be a DNS label" in error.message
