@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from tawa.operator.conditions import StatusBook
 from tawa.operator.settings import OperatorSettings
 from tawa.operator.step import Step, StepContext
-from tawa.resource import Phase, TawaServiceSpec, hostname_for
+from tawa.resource import ConditionType, Phase, TawaServiceSpec, hostname_for
 
 Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 StatusWriter = Callable[[str, str, dict[str, Any]], Awaitable[None]]
@@ -119,9 +119,8 @@ async def remove(
 ) -> None:
     """Run every step's ``remove`` in reverse order; kopf drops the finalizer after."""
     meta = body["metadata"]
-    try:
-        spec = validate(meta["name"], body.get("spec") or {})
-    except kopf.PermanentError:
+    spec = _spec_to_remove(meta["name"], body.get("spec") or {}, body.get("status") or {})
+    if spec is None:
         # An invalid spec never got past validation, so nothing was provisioned.
         logger.info(f"{meta['namespace']}/{meta['name']} had an invalid spec; nothing to remove.")
         return
@@ -136,6 +135,48 @@ async def remove(
     for step in reversed(steps):
         await step.remove(ctx)
         logger.debug(f"Step {step.name} removed its part of {meta['namespace']}/{meta['name']}.")
+
+
+def _spec_to_remove(
+    name: str, spec: Mapping[str, Any], status: Mapping[str, Any]
+) -> TawaServiceSpec | None:
+    """The spec whose parts ``remove`` takes away; ``None``: nothing to remove.
+
+    An invalid spec may still have provisioned things: an earlier generation
+    was valid, or an earlier version of the rules took it. Removal needs only
+    who the service is and what it asked for, so the optional fields that fail
+    today are left out. A resource whose status shows no step ever ran was
+    refused at validation from the start and provisioned nothing.
+    """
+    try:
+        return validate(name, spec)
+    except kopf.PermanentError:
+        if not _steps_ran(status):
+            return None
+    fields = dict(spec)
+    for _ in range(len(fields)):
+        try:
+            parsed = TawaServiceSpec.model_validate(fields)
+        except ValidationError as exc:
+            failing = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+            if not failing or failing & _REQUIRED or not failing & set(fields):
+                return None
+            fields = {key: value for key, value in fields.items() if key not in failing}
+            continue
+        # Never remove under another service's name.
+        return parsed if parsed.name == name else None
+    return None
+
+
+_REQUIRED = {
+    field.alias or key for key, field in TawaServiceSpec.model_fields.items() if field.is_required()
+}
+
+
+def _steps_ran(status: Mapping[str, Any]) -> bool:
+    conditions = status.get("conditions") or []
+    ran = any(c.get("type") != ConditionType.READY.value for c in conditions)
+    return ran or status.get("helmRevision") is not None
 
 
 async def _run_step(

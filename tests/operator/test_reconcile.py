@@ -160,6 +160,45 @@ async def test_remove_of_a_never_valid_spec_does_nothing(settings) -> None:
 
 
 @pytest.mark.parametrize(
+    "change",
+    [
+        {"config": {"bad key": "x"}},
+        {"tier": "huge"},
+        {"routes": [{"path": "/API/x", "gas": True}], "image": "bad image;rm"},
+    ],
+)
+async def test_remove_of_a_provisioned_service_whose_spec_became_invalid_cleans_up(
+    settings, change
+) -> None:
+    # Its release, registry record, OAuth client and database users were left
+    # behind: removal saw only "an invalid spec; nothing to remove".
+    body = make_body()
+    await run(body, pipeline(), settings)
+    body["spec"] = {**SPEC, **change}
+    FakeStep.journal.clear()
+
+    await reconcile.remove(
+        body, steps=pipeline(), settings=settings, writer=Writer(body), logger=LOG
+    )
+
+    assert FakeStep.journal == ["remove:health", "remove:release", "remove:links", "remove:gate"]
+
+
+@pytest.mark.parametrize("change", [{"name": "someone-else"}, {"environment": "weird"}])
+async def test_remove_never_guesses_who_the_service_is(settings, change) -> None:
+    body = make_body()
+    await run(body, pipeline(), settings)
+    body["spec"] = {**SPEC, **change}
+    FakeStep.journal.clear()
+
+    await reconcile.remove(
+        body, steps=pipeline(), settings=settings, writer=Writer(body), logger=LOG
+    )
+
+    assert FakeStep.journal == []
+
+
+@pytest.mark.parametrize(
     ("meta", "status", "due"),
     [
         ({"generation": 2}, {"observedGeneration": 2, "phase": "Ready"}, True),
