@@ -10,6 +10,7 @@ sentence; a missing catalog or bad argument with 2.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
@@ -20,7 +21,7 @@ from tawa.catalog import CatalogError, read_catalog
 from tawa.cli import _output
 from tawa.cli._output import EXIT_INVALID, EXIT_USAGE
 from tawa.clients.registry import RegistryClient, RegistryRejected, RegistryUnavailable
-from tawa.resource import Environment
+from tawa.resource import NAME_PATTERN, Environment
 from tawa.settings import CommonSettings
 
 T = TypeVar("T")
@@ -37,6 +38,8 @@ ServiceOption = Annotated[
 def service_name(given: str | None) -> str:
     """``given``, or the name of the one Component in ./catalog-info.yaml."""
     if given:
+        if not re.fullmatch(NAME_PATTERN, given):
+            fail(f"--service {given!r} is not a service name (a DNS label).", EXIT_USAGE)
         return given
     try:
         return read_catalog(Path.cwd()).component().name

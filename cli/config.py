@@ -83,6 +83,8 @@ def unset_value(
     key: str, env: EnvOption = Environment.SANDBOX, service: ServiceOption = None
 ) -> None:
     """Remove one value."""
+    if not _KEY.match(key):
+        fail(f"{key!r} is not a config key: use letters, digits and '_'.", EXIT_USAGE)
     name = service_name(service)
     if not call(lambda registry: registry.unset_config(env.value, name, key)):
         fail(f"{key} is not set for {name} in {env.value}.")

@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from types import TracebackType
 from typing import Self
+from urllib.parse import quote
 
 import httpx
+
+
+def segment(value: str) -> str:
+    """``value`` as one URL path segment, whatever it holds.
+
+    Every id a client puts in a path goes through here: a raw ``../victim``
+    would be resolved by httpx to another resource (``tawa config unset
+    ../svc`` deleted all of svc's config), and ``?`` or ``#`` would cut the
+    path short. A segment of dots only is encoded so no one resolves it.
+    """
+    encoded = quote(value, safe="")
+    return encoded.replace(".", "%2E") if set(encoded) <= {"."} else encoded
 
 
 class InternalClient:

@@ -17,7 +17,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
-from tawa.clients._base import InternalClient
+from tawa.clients._base import InternalClient, segment
 from tawa.errors import TawaError, UpstreamError
 
 
@@ -104,7 +104,7 @@ class IdentityClient(InternalClient):
         }
         if grant_types is not None:
             body["grantTypes"] = grant_types
-        answer = await self._call("PUT", f"/admin/clients/{client_id}", json=body)
+        answer = await self._call("PUT", f"/admin/clients/{segment(client_id)}", json=body)
         secret = answer.pop("clientSecret", None)
         return EnsuredClient(
             client=OAuthClient.model_validate(answer),
@@ -112,16 +112,16 @@ class IdentityClient(InternalClient):
         )
 
     async def get_client(self, client_id: str) -> OAuthClient | None:
-        answer = await self._call("GET", f"/admin/clients/{client_id}", missing_ok=True)
+        answer = await self._call("GET", f"/admin/clients/{segment(client_id)}", missing_ok=True)
         return None if answer is None else OAuthClient.model_validate(answer)
 
     async def rotate_secret(self, client_id: str) -> SecretStr:
-        answer = await self._call("POST", f"/admin/clients/{client_id}/rotate")
+        answer = await self._call("POST", f"/admin/clients/{segment(client_id)}/rotate")
         return SecretStr(answer["clientSecret"])
 
     async def delete_client(self, client_id: str) -> None:
         """Remove the client and revoke its tokens; a missing client is fine."""
-        await self._call("DELETE", f"/admin/clients/{client_id}", missing_ok=True)
+        await self._call("DELETE", f"/admin/clients/{segment(client_id)}", missing_ok=True)
 
     # --- orgs and grants -----------------------------------------------------------------------
 
@@ -139,7 +139,7 @@ class IdentityClient(InternalClient):
         if password is not None:
             body["password"] = password.get_secret_value()
         return Member.model_validate(
-            await self._call("POST", f"/admin/orgs/{org}/members", json=body)
+            await self._call("POST", f"/admin/orgs/{segment(org)}/members", json=body)
         )
 
     async def request_grants(

@@ -14,7 +14,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from tawa.clients._base import InternalClient
+from tawa.clients._base import InternalClient, segment
 from tawa.errors import TawaError, UpstreamError
 
 CHANNEL = "tawa.registry.changes"
@@ -173,12 +173,14 @@ class RegistryClient(InternalClient):
             "routes": [r.model_dump(by_alias=True, exclude_none=True) for r in routes],
             "metadata": metadata or {},
         }
-        data = await self._call("PUT", f"/v1/services/{environment}/{name}", json=body)
+        data = await self._call(
+            "PUT", f"/v1/services/{segment(environment)}/{segment(name)}", json=body
+        )
         return ServiceRecord.model_validate(data)
 
     async def get_service(self, environment: str, name: str) -> ServiceRecord | None:
         try:
-            data = await self._call("GET", f"/v1/services/{environment}/{name}")
+            data = await self._call("GET", f"/v1/services/{segment(environment)}/{segment(name)}")
         except NotFound:
             return None
         return ServiceRecord.model_validate(data)
@@ -193,7 +195,7 @@ class RegistryClient(InternalClient):
     async def delete_service(self, environment: str, name: str) -> bool:
         """Remove a record; ``False`` when there was none."""
         try:
-            await self._call("DELETE", f"/v1/services/{environment}/{name}")
+            await self._call("DELETE", f"/v1/services/{segment(environment)}/{segment(name)}")
         except NotFound:
             return False
         return True
@@ -210,15 +212,19 @@ class RegistryClient(InternalClient):
     # --- config --------------------------------------------------------------------------
 
     async def set_config(self, environment: str, service: str, values: dict[str, str]) -> None:
-        await self._call("PUT", f"/v1/config/{environment}/{service}", json={"values": values})
+        await self._call(
+            "PUT", f"/v1/config/{segment(environment)}/{segment(service)}", json={"values": values}
+        )
 
     async def get_config(self, environment: str, service: str) -> dict[str, str]:
-        data = await self._call("GET", f"/v1/config/{environment}/{service}")
+        data = await self._call("GET", f"/v1/config/{segment(environment)}/{segment(service)}")
         return dict(data["values"])
 
     async def unset_config(self, environment: str, service: str, key: str) -> bool:
         try:
-            await self._call("DELETE", f"/v1/config/{environment}/{service}/{key}")
+            await self._call(
+                "DELETE", f"/v1/config/{segment(environment)}/{segment(service)}/{segment(key)}"
+            )
         except NotFound:
             return False
         return True
@@ -240,14 +246,14 @@ class RegistryClient(InternalClient):
             "orgs": orgs or {},
             "description": description,
         }
-        result: dict[str, Any] = await self._call("PUT", f"/v1/flags/{name}", json=body)
+        result: dict[str, Any] = await self._call("PUT", f"/v1/flags/{segment(name)}", json=body)
         return result
 
     async def evaluate_flag(
         self, name: str, *, org: str | None = None, subject: str | None = None
     ) -> bool:
         body = {k: v for k, v in (("org", org), ("subject", subject)) if v is not None}
-        data = await self._call("POST", f"/v1/flags/{name}/evaluate", json=body)
+        data = await self._call("POST", f"/v1/flags/{segment(name)}/evaluate", json=body)
         return bool(data["enabled"])
 
     # --- domains -------------------------------------------------------------------------
@@ -265,7 +271,7 @@ class RegistryClient(InternalClient):
 
     async def unbind_domain(self, domain: str) -> bool:
         try:
-            await self._call("DELETE", f"/v1/domains/{domain}")
+            await self._call("DELETE", f"/v1/domains/{segment(domain)}")
         except NotFound:
             return False
         return True
@@ -295,11 +301,13 @@ class RegistryClient(InternalClient):
 
     async def approve_grant(self, grant_id: str, *, approved_by: str | None = None) -> Grant:
         body = {"approvedBy": approved_by} if approved_by else {}
-        data = await self._call("POST", f"/v1/grants/{grant_id}/approve", json=body)
+        data = await self._call("POST", f"/v1/grants/{segment(grant_id)}/approve", json=body)
         return Grant.model_validate(data)
 
     async def revoke_grant(self, grant_id: str) -> Grant:
-        return Grant.model_validate(await self._call("POST", f"/v1/grants/{grant_id}/revoke"))
+        return Grant.model_validate(
+            await self._call("POST", f"/v1/grants/{segment(grant_id)}/revoke")
+        )
 
     async def list_grants(self, **filters: str | None) -> list[Grant]:
         params = {k: v for k, v in filters.items() if v}

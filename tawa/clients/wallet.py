@@ -21,6 +21,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from tawa.clients._base import segment
 from tawa.errors import TawaError, UpstreamError
 
 TokenType = Literal["intro", "purchased", "earned"]
@@ -221,7 +222,7 @@ class WalletClient:
         return Wallet.model_validate(await self._call("POST", "/v1/wallets", json=body))
 
     async def wallet(self, wallet_id: str) -> Wallet:
-        return Wallet.model_validate(await self._call("GET", f"/v1/wallets/{wallet_id}"))
+        return Wallet.model_validate(await self._call("GET", f"/v1/wallets/{segment(wallet_id)}"))
 
     async def credit(
         self,
@@ -240,7 +241,7 @@ class WalletClient:
             "referenceId": reference_id,
             "idempotencyKey": key,
         }
-        return await self._write(f"/v1/wallets/{wallet_id}/credits", body)
+        return await self._write(f"/v1/wallets/{segment(wallet_id)}/credits", body)
 
     async def charge(
         self,
@@ -263,7 +264,7 @@ class WalletClient:
             "reason": reason,
             "route": route,
         }
-        return await self._write(f"/v1/wallets/{wallet_id}/charges", body)
+        return await self._write(f"/v1/wallets/{segment(wallet_id)}/charges", body)
 
     async def ledger(
         self,
@@ -276,18 +277,18 @@ class WalletClient:
         cursor: str | None = None,
     ) -> LedgerPage:
         params = _params(kind=kind, service=service, since=since, limit=limit, cursor=cursor)
-        answer = await self._call("GET", f"/v1/wallets/{wallet_id}/ledger", params=params)
+        answer = await self._call("GET", f"/v1/wallets/{segment(wallet_id)}/ledger", params=params)
         return LedgerPage.model_validate(answer)
 
     async def spend(self, wallet_id: str, *, since: datetime | None = None) -> list[SpendItem]:
         answer = await self._call(
-            "GET", f"/v1/wallets/{wallet_id}/spend", params=_params(since=since)
+            "GET", f"/v1/wallets/{segment(wallet_id)}/spend", params=_params(since=since)
         )
         return Spend.model_validate(answer).items
 
     async def reserve(self, wallet_id: str, *, tier: str, months: int = 3) -> Reserve:
         params = {"tier": tier, "months": months}
-        answer = await self._call("GET", f"/v1/wallets/{wallet_id}/reserve", params=params)
+        answer = await self._call("GET", f"/v1/wallets/{segment(wallet_id)}/reserve", params=params)
         return Reserve.model_validate(answer)
 
     async def usage(self, events: list[UsageEvent]) -> list[UsageResult]:
@@ -296,7 +297,7 @@ class WalletClient:
         return UsageAnswer.model_validate(answer).results
 
     async def audit(self, wallet_id: str) -> dict[str, Any]:
-        answer: dict[str, Any] = await self._call("GET", f"/v1/wallets/{wallet_id}/audit")
+        answer: dict[str, Any] = await self._call("GET", f"/v1/wallets/{segment(wallet_id)}/audit")
         return answer
 
     # --- plumbing ----------------------------------------------------------------------------

@@ -145,3 +145,14 @@ def test_a_refusal_names_the_field_the_registry_named(service) -> None:
     output = tawa("domain", "add", "evil..com", code=1)
     assert "domain:" in output
     assert "'evil..com'" in output
+
+
+def test_a_key_or_service_that_is_a_path_is_refused(service, api, unique) -> None:
+    # `tawa config unset ../victim` deleted every config value of service victim.
+    victim = unique("victim")
+    assert api.put(f"/v1/config/sandbox/{victim}", json={"values": {"A": "1"}}).status_code == 200
+
+    assert "is not a config key" in tawa("config", "unset", f"../{victim}", code=2)
+    assert "is not a service name" in tawa("config", "list", "--service", "../x", code=2)
+
+    assert api.get(f"/v1/config/sandbox/{victim}").json()["values"] == {"A": "1"}

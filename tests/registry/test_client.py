@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tawa.clients._base import segment
 from tawa.clients.registry import (
     HistoryGone,
     NotFound,
@@ -94,3 +95,29 @@ async def test_an_unreachable_or_failing_registry_is_unavailable() -> None:
     async with RegistryClient("http://registry", internal_key="k", transport=failing) as busy:
         with pytest.raises(RegistryUnavailable, match="503"):
             await busy.get_service("sandbox", "x")
+
+
+@pytest.mark.parametrize("key", ["../victim", "..", "x?y", "a#b", "a/b"])
+async def test_an_id_never_reaches_another_resource(client, unique, key) -> None:
+    # `tawa config unset ../victim` resolved to DELETE /v1/config/sandbox/victim
+    # and removed every config value of another service.
+    victim = unique("victim")
+    await client.set_config("sandbox", victim, {"A": "1"})
+
+    try:
+        removed = await client.unset_config(
+            "sandbox", unique("typed"), key.replace("victim", victim)
+        )
+    except RegistryRejected:  # 422: the registry names the bad key
+        removed = False
+
+    assert removed is False
+    assert await client.get_config("sandbox", victim) == {"A": "1"}
+
+
+@pytest.mark.parametrize(
+    ("value", "sent"),
+    [("../x", "..%2Fx"), ("..", "%2E%2E"), (".", "%2E"), ("x?y#z", "x%3Fy%23z"), ("ok-1", "ok-1")],
+)
+def test_segments_are_encoded_whole(value, sent) -> None:
+    assert segment(value) == sent
