@@ -65,6 +65,8 @@ __all__ = [
 ]
 
 DEFAULT_FILENAMES = ("catalog-info.yaml", "catalog-info.yml")
+MAX_CATALOG_BYTES = 4 * 2**20
+"""Ten times the largest catalog of the corpus (1,000 Components)."""
 
 
 class Catalog:
@@ -105,11 +107,19 @@ def read_catalog(path: str | Path, *, name: str | None = None) -> Catalog:
         )
     source = str(target)
     try:
-        raw = target.read_bytes()
+        # Read at most one byte past the limit: /dev/zero or a 2 GB file must
+        # not be loaded whole to find out it is no catalog.
+        with target.open("rb") as stream:
+            raw = stream.read(MAX_CATALOG_BYTES + 1)
     except OSError as exc:
         raise CatalogError(
             [_file_problem(source, f"cannot read the file: {exc.strerror}")]
         ) from None
+    if len(raw) > MAX_CATALOG_BYTES:
+        limit = f"{MAX_CATALOG_BYTES // 2**20} MiB"
+        raise CatalogError(
+            [_file_problem(source, f"is larger than {limit}, too large for a catalog")]
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

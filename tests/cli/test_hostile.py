@@ -61,3 +61,16 @@ def test_unreadable_catalogs_are_refused_plainly(tmp_path, content: bytes, verb:
     assert result.exit_code == 1, result.output
     assert "catalog-info.yaml:" in result.output
     assert isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("verb", ["preflight", "render"])
+def test_an_endless_or_huge_file_is_refused_without_reading_it_all(tmp_path, verb: str) -> None:
+    # /dev/zero was read until memory ran out (MemoryError traceback).
+    huge = tmp_path / "catalog-info.yaml"
+    huge.write_bytes(b"# " + b"x" * (4 * 2**20) + b"\n")
+
+    for path in ("/dev/zero", str(huge)):
+        result = runner.invoke(app, [verb, path], env=NOWHERE)
+
+        assert result.exit_code == 1, result.output
+        assert "too large for a catalog" in result.output
