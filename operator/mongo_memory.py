@@ -32,6 +32,10 @@ class InMemoryMongoUsers:
         name = document[verb]
         key = (database, name)
         if verb == "usersInfo":
+            if name == 1:  # every user of the database
+                every = [(u, info) for (db, u), info in self.users.items() if db == database]
+                listed = [{"user": u, "db": database, "roles": i["roles"]} for u, i in every]
+                return {"users": listed, "ok": 1.0}
             user = self.users.get(key)
             found = [{"user": name, "db": database, "roles": user["roles"]}] if user else []
             return {"users": found, "ok": 1.0}

@@ -85,6 +85,12 @@ def ensure_user(
     return True
 
 
+def users_of(commands: MongoCommands, database: str) -> list[str]:
+    """The names of every user defined in ``database``."""
+    answer = _run(commands, database, {"usersInfo": 1})
+    return sorted(str(u.get("user")) for u in answer.get("users", []))
+
+
 def drop_user(commands: MongoCommands, user: MongoUser) -> bool:
     """Remove ``user``; a user already gone is not an error."""
     try:

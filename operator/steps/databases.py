@@ -49,11 +49,12 @@ from tawa.operator.mongo_users import (
     drop_database,
     drop_user,
     ensure_user,
+    users_of,
 )
 from tawa.operator.provisioning_settings import provisioning_settings
 from tawa.operator.redis_acl import RedisAcl, RedisUser
 from tawa.operator.step import Outcome, StepContext
-from tawa.resource import DatabaseType, DeletionPolicy
+from tawa.resource import DatabaseType, DeletionPolicy, Environment
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,7 @@ class DatabasesStep:
         user = creds.user_name(ctx.name, ctx.environment)
         data: dict[str, str] = {}
         for entry in entries:
+            await self._check_owner(ctx, admin, entry.database)
             # By database, not by key: a key may now name another database.
             known = None
             if current is not None and not rotate:
@@ -160,6 +162,25 @@ class DatabasesStep:
             creds.DATABASES: ",".join(e.database for e in entries),
         }
         await self._deliver(ctx, name, StoredSecret(data, annotations), current, report)
+
+    async def _check_owner(self, ctx: StepContext, admin: MongoCommands, database: str) -> None:
+        """``kopf.PermanentError`` when ``database`` holds another service's own user.
+
+        Naming a database gave readWrite on any service's data, and a deletion
+        with ``deletionPolicy: Delete`` dropped it. Access to another service's
+        database goes through a scope grant; its users (``{consumer}-{env}.{owner}``)
+        and this service's users in other environments are not owners.
+        """
+        if database == creds.user_name(ctx.name, ctx.environment):
+            return  # its own default database: the name holds the service's name
+        ours = {creds.user_name(ctx.name, env.value) for env in Environment}
+        users = await asyncio.to_thread(users_of, admin, database)
+        owners = [u for u in users if u not in ours and "." not in u]
+        if owners:
+            raise kopf.PermanentError(
+                f"spec.databases: MongoDB database {database!r} belongs to {owners[0]!r};"
+                " name another database, or ask its owner for access with a scope grant"
+            )
 
     async def _remove_mongodb(self, ctx: StepContext, *, purge: bool) -> None:
         name = creds.secret_name(ctx.name, "mongodb")

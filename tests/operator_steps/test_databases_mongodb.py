@@ -264,3 +264,29 @@ async def test_a_database_moving_to_another_key_keeps_its_password():
     uri = secrets.data(NS, "my-api-db-mongodb")["MONGODB_URI"]
     assert uri.endswith("/audit-log")
     assert password_of(uri) == audit == mongo.users[("audit-log", "my-api-prod")]["pwd"]
+
+
+@pytest.mark.parametrize("database", ["audit-log", "my-api-prod"])
+async def test_another_services_database_cannot_be_claimed_by_naming_it(database):
+    # Naming it gave a readWrite user on another service's data (and a
+    # deletion with deletionPolicy Delete dropped that data).
+    secrets, mongo = FakeSecrets(), RecordingMongo()
+    await step(secrets, mongo).ensure(make_ctx(mongo_spec({}, {"name": "audit-log"})))
+    mongo.commands.clear()
+
+    intruder = make_ctx(make_spec("intruder", databases=[{"type": "mongodb", "name": database}]))
+    with pytest.raises(kopf.PermanentError, match=rf"{database!r} belongs to 'my-api-prod'"):
+        await step(secrets, mongo).ensure(intruder)
+
+    assert mongo.writes() == []
+
+
+async def test_a_named_database_is_shared_by_the_environments_of_one_service():
+    secrets, mongo = FakeSecrets(), RecordingMongo()
+    for environment in ("prod", "uat"):
+        spec = make_spec(
+            environment=environment, databases=[{"type": "mongodb", "name": "archive"}]
+        )
+        await step(secrets, mongo).ensure(make_ctx(spec))
+
+    assert ("archive", "my-api-uat") in mongo.users
