@@ -242,8 +242,13 @@ class DevStack:
     def _apply_crd(self, state: StackState) -> None:
         manifest = self.folder / "tawaservices.crd.json"
         manifest.write_text(json.dumps(crd_manifest()))
+        kubectl = shutil.which("kubectl", path=os.environ.get("PATH"))
+        if kubectl is None:
+            raise DevStackError(
+                "kubectl was not found on PATH: run `make setup`, which fetches one"
+            )
         result = subprocess.run(
-            ["kubectl", "apply", "-f", str(manifest)],
+            [kubectl, "apply", "-f", str(manifest)],
             env={**self.base_env, "KUBECONFIG": state.kubeconfig},
             capture_output=True, text=True, check=False,
         )  # fmt: skip
@@ -446,13 +451,20 @@ def _gone(pid: int, *, timeout: float) -> bool:
         # Reap it if it is our child (it is when up and down run in one process).
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if _exited(pid):
             return True
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)
+
+
+def _exited(pid: int) -> bool:
+    """Gone, or a zombie: it has exited and only waits for its parent (or init) to reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def _helm_binary() -> str:
