@@ -173,9 +173,7 @@ class DatabasesStep:
         """
         if database == creds.user_name(ctx.name, ctx.environment):
             return  # its own default database: the name holds the service's name
-        ours = {creds.user_name(ctx.name, env.value) for env in Environment}
-        users = await asyncio.to_thread(users_of, admin, database)
-        owners = [u for u in users if u not in ours and "." not in u]
+        owners = await _other_owners(ctx, admin, database)
         if owners:
             raise kopf.PermanentError(
                 f"spec.databases: MongoDB database {database!r} belongs to {owners[0]!r};"
@@ -185,13 +183,17 @@ class DatabasesStep:
     async def _remove_mongodb(self, ctx: StepContext, *, purge: bool) -> None:
         name = creds.secret_name(ctx.name, "mongodb")
         current = await self._store().read(ctx.namespace, name)
-        databases = _recorded(current, creds.DATABASES) | {e.database for e in mongo_entries(ctx)}
+        recorded = _recorded(current, creds.DATABASES)
+        databases = recorded | {e.database for e in mongo_entries(ctx)}
         admin = self._mongo_admin()
         if admin is not None and (current is not None or purge):
             user = creds.user_name(ctx.name, ctx.environment)
+            # Only data this service was given is dropped: a database the spec
+            # names but the step never provisioned may be another service's.
+            owned = recorded | {user}
             for database in sorted(databases):
                 await asyncio.to_thread(drop_user, admin, MongoUser(database, user))
-                if purge:
+                if purge and database in owned and not await _other_owners(ctx, admin, database):
                     await asyncio.to_thread(drop_database, admin, database)
         await self._store().delete(ctx.namespace, name)
 
@@ -320,6 +322,13 @@ class DatabasesStep:
         if self._redis is None and url:
             self._redis = RedisAcl.from_url(url, db=self._settings.redis_db)
         return self._redis
+
+
+async def _other_owners(ctx: StepContext, admin: MongoCommands, database: str) -> list[str]:
+    """Own users of other services in ``database``: not grant users, not this service's."""
+    ours = {creds.user_name(ctx.name, env.value) for env in Environment}
+    users = await asyncio.to_thread(users_of, admin, database)
+    return [u for u in users if u not in ours and "." not in u]
 
 
 def mongo_entries(ctx: StepContext) -> list[MongoEntry]:

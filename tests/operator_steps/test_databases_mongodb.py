@@ -290,3 +290,24 @@ async def test_a_named_database_is_shared_by_the_environments_of_one_service():
         await step(secrets, mongo).ensure(make_ctx(spec))
 
     assert ("archive", "my-api-uat") in mongo.users
+
+
+async def test_deleting_an_intruder_with_delete_policy_keeps_the_owners_data():
+    # The intruder was refused, but its removal dropped every database its
+    # spec named: the owner's data went with deletionPolicy Delete.
+    secrets, mongo = FakeSecrets(), RecordingMongo()
+    await step(secrets, mongo).ensure(make_ctx(mongo_spec({}, {"name": "audit-log"})))
+    intruder = make_ctx(
+        make_spec(
+            "intruder",
+            databases=[{"type": "mongodb", "name": "audit-log"}],
+            deletion_policy="Delete",
+        )
+    )
+    with pytest.raises(kopf.PermanentError):
+        await step(secrets, mongo).ensure(intruder)
+
+    await step(secrets, mongo).remove(intruder)
+
+    assert mongo.dropped == []
+    assert ("audit-log", "my-api-prod") in mongo.users
