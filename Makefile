@@ -58,6 +58,9 @@ clean:
 kind-up:
 	kind create cluster --name tawa
 kind-install:
-	helm upgrade --install tawa charts/tawa --namespace tawa-system --create-namespace
+	docker build -t ghcr.io/tawa-platform/tawa:0.1.0 . && kind load docker-image ghcr.io/tawa-platform/tawa:0.1.0 --name tawa
+	kubectl create namespace tawa-system --dry-run=client -o yaml | kubectl apply -f -
+	kubectl -n tawa-system get secret tawa-internal >/dev/null 2>&1 || kubectl -n tawa-system create secret generic tawa-internal --from-literal=internal-key="$$(openssl rand -hex 32)"
+	helm upgrade --install tawa charts/tawa --namespace tawa-system --set internalKey.existingSecret=tawa-internal
 e2e:
 	TAWA_E2E_KUBECONFIG=$${KUBECONFIG:-$$HOME/.kube/config} $(BIN)/pytest -q -m e2e

@@ -190,7 +190,7 @@ def _conclude(
     if status.get("phase") == "Ready":
         return
     failing = _failing_condition(status)
-    outcome = "failed" if status.get("phase") == "Failed" else f"not Ready after {timeout:.0f}s"
+    outcome = "failed" if status.get("phase") == "Failed" else f"is not Ready after {timeout:.0f}s"
     where = f" at {failing['type']}: {failing.get('message', '')}" if failing else ""
     errors.print(Text(f"The deploy {outcome}{where}", style="red"))
     raise typer.Exit(EXIT_INVALID)

@@ -18,4 +18,4 @@ for component in cli operator registry gateway identity wallet localkube; do
 done
 cd "$tree"
 "$root/.venv/bin/mypy" --config-file "$root/pyproject.toml" -p tawa "$@"
-PYTHONPATH="$tree" "$root/.venv/bin/lint-imports" --config "$root/pyproject.toml"
+PYTHONPATH="$tree" "$root/.venv/bin/lint-imports" "$root/pyproject.toml"
