@@ -55,3 +55,4 @@ def test_up_starts_every_component_and_down_stops_exactly_those(tmp_path: Path) 
     assert "Nothing was running" in tawa("dev", "down", "--dir", folder).stdout
     stopped = tawa("dev", "status", "--dir", folder, check=False)
     assert "not running" in stopped.stdout
+    assert stopped.returncode == 1
