@@ -68,6 +68,18 @@ class Kube:
                 return
             raise _wrapped(exc, f"writing the status of {namespace}/{name}") from exc
 
+    async def services_named(self, name: str) -> list[dict[str, Any]]:
+        """Every TawaService called ``name``, in any namespace."""
+        try:
+            found: Any = await asyncio.to_thread(
+                self._objects.list_cluster_custom_object,
+                GROUP, VERSION, PLURAL, field_selector=f"metadata.name={name}",
+            )  # fmt: skip
+        except ApiException as exc:
+            raise _wrapped(exc, f"listing TawaServices named {name}") from exc
+        items: list[dict[str, Any]] = found.get("items") or []
+        return [item for item in items if item.get("metadata", {}).get("name") == name]
+
     async def deployment(self, name: str, namespace: str) -> dict[str, Any] | None:
         """The Deployment as a plain dict, or ``None`` when it does not exist."""
         try:

@@ -18,6 +18,7 @@ import kopf
 from pydantic import ValidationError
 
 from tawa.operator.conditions import StatusBook
+from tawa.operator.kube import connect
 from tawa.operator.settings import OperatorSettings
 from tawa.operator.step import Step, StepContext
 from tawa.resource import ConditionType, Phase, TawaServiceSpec, hostname_for
@@ -46,6 +47,31 @@ def validate(name: str, spec: Mapping[str, Any]) -> TawaServiceSpec:
             f"spec.name: must equal metadata.name {name!r} (got {parsed.name!r})"
         )
     return parsed
+
+
+NAME_TAKEN = "NameTaken"
+
+
+async def name_holder(
+    meta: Mapping[str, Any], spec: TawaServiceSpec, *, settings: OperatorSettings
+) -> str | None:
+    """The namespace of an older TawaService with this name and environment, if any."""
+    mine = (str(meta.get("creationTimestamp") or ""), str(meta["namespace"]))
+    others = await connect(settings.kubeconfig).services_named(str(meta["name"]))
+    for other in others:
+        other_meta = other.get("metadata", {})
+        environment = (other.get("spec") or {}).get("environment", "sandbox")
+        theirs = (str(other_meta.get("creationTimestamp") or ""), str(other_meta.get("namespace")))
+        if theirs != mine and environment == spec.environment.value and theirs < mine:
+            return theirs[1]
+    return None
+
+
+def _was_refused_its_name(status: Mapping[str, Any]) -> bool:
+    return any(
+        c.get("type") == "Ready" and c.get("reason") == NAME_TAKEN
+        for c in status.get("conditions") or []
+    )
 
 
 def public_url(spec: TawaServiceSpec, settings: OperatorSettings) -> str:
@@ -91,6 +117,17 @@ async def ensure(
         book.failed(None, reason="InvalidSpec", message=str(exc))
         await flush()
         raise
+    # Users, routes, the OAuth client and DNS are named by service and
+    # environment, not namespace: a second resource must not take them over.
+    holder = await name_holder(meta, spec, settings=settings)
+    if holder is not None:
+        message = (
+            f"metadata.name: {name!r} in {spec.environment.value} is already deployed from "
+            f"namespace {holder!r}; choose another name, or delete that TawaService first."
+        )
+        book.failed(None, reason=NAME_TAKEN, message=message)
+        await flush()
+        raise kopf.PermanentError(message)
 
     book.provisioning()
     book.status.url = public_url(spec, settings)
@@ -119,6 +156,10 @@ async def remove(
 ) -> None:
     """Run every step's ``remove`` in reverse order; kopf drops the finalizer after."""
     meta = body["metadata"]
+    if _was_refused_its_name(body.get("status") or {}):
+        # Refused before any step ran: what carries this name belongs to another resource.
+        logger.info(f"{meta['namespace']}/{meta['name']} never held its name; nothing to remove.")
+        return
     spec = _spec_to_remove(meta["name"], body.get("spec") or {}, body.get("status") or {})
     if spec is None:
         # An invalid spec never got past validation, so nothing was provisioned.

@@ -20,3 +20,20 @@ def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> OperatorSetting
 @pytest.fixture(autouse=True)
 def _fresh_journal() -> None:
     FakeStep.journal.clear()
+
+
+class FakeCluster:
+    """What ``reconcile`` asks the API outside kopf: TawaServices by name."""
+
+    def __init__(self) -> None:
+        self.services: list[dict] = []
+
+    async def services_named(self, name: str) -> list[dict]:
+        return [s for s in self.services if s["metadata"]["name"] == name]
+
+
+@pytest.fixture(autouse=True)
+def cluster(monkeypatch: pytest.MonkeyPatch) -> FakeCluster:
+    fake = FakeCluster()
+    monkeypatch.setattr("tawa.operator.reconcile.connect", lambda kubeconfig=None: fake)
+    return fake

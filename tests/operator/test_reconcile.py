@@ -210,3 +210,29 @@ async def test_remove_never_guesses_who_the_service_is(settings, change) -> None
 )
 def test_drift_is_due_only_for_a_settled_live_service(meta, status, due) -> None:
     assert reconcile.drift_is_due(meta, status) is due
+
+
+async def test_a_name_held_in_another_namespace_is_refused_and_its_removal_touches_nothing(
+    settings, cluster
+) -> None:
+    holder = make_body(creationTimestamp="2026-01-01T00:00:00Z")
+    cluster.services.append(holder)
+    intruder = make_body(creationTimestamp="2026-02-01T00:00:00Z")
+    intruder["metadata"]["namespace"] = "elsewhere"
+    cluster.services.append(intruder)
+
+    with pytest.raises(
+        kopf.PermanentError, match="already deployed from namespace 'my-api-sandbox'"
+    ):
+        await run(intruder, pipeline(), settings)
+    assert FakeStep.journal == []
+    ready = next(c for c in intruder["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "NameTaken"
+
+    writer = Writer(intruder)
+    await reconcile.remove(intruder, steps=pipeline(), settings=settings, writer=writer, logger=LOG)
+    assert FakeStep.journal == []
+
+    # The holder itself goes ahead.
+    await run(holder, pipeline(), settings)
+    assert holder["status"]["phase"] == "Ready"
