@@ -5,7 +5,9 @@ What crosses the hop is decided here. Hop-by-hop headers (RFC 9110 §7.6.1:
 ``Trailer``, ``Transfer-Encoding``, ``Upgrade``, ``Proxy-*``) stay on their
 side. Going up, the client's ``Host`` and every ``X-Tawa-*`` and
 ``X-Bill-Org`` header are dropped too: the identity an upstream receives is
-the one the gateway verified, and nothing else.
+the one the gateway verified, and nothing else. A client's ``X-Internal-Key``
+is dropped as well: the platform's services trust it, so no outside caller
+may hand one through.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ _HOP_BY_HOP = frozenset(
     [b"connection", b"keep-alive", b"te", b"trailer", b"transfer-encoding", b"upgrade"]
 )
 # Never taken from the client: we set our own, or the body framing decides them.
-_NOT_FORWARDED = frozenset([b"host", b"x-bill-org", b"x-request-id", b"expect"])
+_NOT_FORWARDED = frozenset([b"host", b"x-bill-org", b"x-request-id", b"expect", b"x-internal-key"])
 
 
 class ClientGone(Exception):

@@ -20,6 +20,7 @@ def test_upstream_headers_drop_hop_by_hop_identity_and_billing() -> None:
         (b"x-tawa-user", b"admin"),
         (b"x-tawa-anything", b"1"),
         (b"x-bill-org", b"globex"),
+        (b"x-internal-key", b"guessed"),
         (b"x-request-id", b"client-chosen"),
         (b"content-length", b"5"),
         (b"x-forwarded-for", b"10.0.0.1"),
