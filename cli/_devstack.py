@@ -410,25 +410,31 @@ def _answers(component: Component, *, ready: bool = False) -> bool:
     return http_ready(f"{component.url}/{'readyz' if ready else 'healthz'}")
 
 
-def _start_time(pid: int) -> int:
-    """Field 22 of ``/proc/PID/stat``; 0 when the process is gone."""
+def _stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name; ``None`` when it is gone.
+
+    The command name (field 2) may hold spaces and parentheses, so the fields
+    are taken after its last ``)``: index 0 is the state, 19 the start time.
+    """
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return 0
-    # The command name (field 2) may hold spaces; fields after it are plain.
-    return int(stat.rsplit(")", 1)[1].split()[19])
+        return None
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _start_time(pid: int) -> int:
+    """Kernel start time of ``pid`` (clock ticks since boot); 0 when it is gone."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields else 0
 
 
 def _is_ours(component: Component) -> bool:
     """Whether ``component.pid`` is still the process we started (not a reused pid)."""
     if component.pid <= 0 or component.started == 0:
         return False
-    try:
-        state = Path(f"/proc/{component.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z" and _start_time(component.pid) == component.started
+    fields = _stat(component.pid)
+    return fields is not None and fields[0] != "Z" and int(fields[19]) == component.started
 
 
 def _terminate(pid: int, *, timeout: float, sig: signal.Signals = signal.SIGTERM) -> None:
@@ -460,11 +466,8 @@ def _gone(pid: int, *, timeout: float) -> bool:
 
 def _exited(pid: int) -> bool:
     """Gone, or a zombie: it has exited and only waits for its parent (or init) to reap it."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+    fields = _stat(pid)
+    return fields is None or fields[0] == "Z"
 
 
 def _helm_binary() -> str:
